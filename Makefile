@@ -1,0 +1,29 @@
+# The two commands of the README: `make run` and `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
+
+.PHONY: run test lint
+
+run: $(VENV)/installed
+	@scripts/ensure-services redis
+	@$(BIN)/python manage.py preflight
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py load_demo_pets
+	@echo "API on http://127.0.0.1:8000/v1/ (docs /v1/docs, admin /admin/). Webhooks to local URLs are allowed (WEBHOOKS_ALLOW_PRIVATE_TARGETS=$(WEBHOOKS_ALLOW_PRIVATE_TARGETS)). Ctrl-C stops all."
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+test: $(VENV)/installed lint
+	@scripts/ensure-services redis postgres
+	$(BIN)/pytest
+
+lint: $(VENV)/installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+$(VENV)/installed: requirements.txt
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@

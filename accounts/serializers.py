@@ -1,0 +1,31 @@
+from django.contrib.auth import password_validation
+from django.contrib.auth.models import User
+from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
+
+
+class UserSerializer(serializers.ModelSerializer):
+    username = serializers.RegexField(
+        r"^[\w.@+-]{1,150}$",
+        validators=[UniqueValidator(User.objects.all(), message="This username is taken.")],
+    )
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, min_length=8, max_length=128, style={"input_type": "password"})
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "password", "date_joined"]
+        read_only_fields = ["id", "date_joined"]
+
+    def validate_password(self, value: str) -> str:
+        password_validation.validate_password(value)
+        return value
+
+
+class CredentialsSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, style={"input_type": "password"})
+
+
+class ApiKeyResponseSerializer(serializers.Serializer):
+    api_key = serializers.CharField(help_text="Send as `Authorization: Bearer <api_key>`. Shown only once.")

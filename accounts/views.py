@@ -1,0 +1,46 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.serializers import ApiKeyResponseSerializer, CredentialsSerializer, UserSerializer
+
+
+class UserRegistrationView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="register_user",
+        request=UserSerializer,
+        responses={201: UserSerializer},
+        tags=["accounts"],
+        auth=[],
+    )
+    def post(self, request):
+        serializer = UserSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.register_user(**serializer.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="create_api_key",
+        request=CredentialsSerializer,
+        responses={201: ApiKeyResponseSerializer},
+        tags=["accounts"],
+        auth=[],
+    )
+    def post(self, request):
+        serializer = CredentialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        api_key = services.key_for_credentials(**serializer.validated_data)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("The username or password is wrong.")
+        return Response({"api_key": api_key}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,110 @@
+"""Stock: reserved when an order is placed, committed once it is paid, released if it is cancelled."""
+
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, ProtectedError
+
+from events.models import EventType
+from events.services import publish
+from inventory.models import Pet
+from inventory.serializers import PetSerializer
+from petstore.errors import DomainError
+
+
+class OutOfStock(DomainError):
+    code = "out-of-stock"
+    title = "Not enough stock"
+
+
+class PetInUse(DomainError):
+    code = "pet-in-use"
+    title = "The pet has orders"
+
+
+class UnknownPet(DomainError):
+    status = 400
+    code = "unknown-pet"
+    title = "No such pet"
+
+
+def publish_stock_change(pet: Pet) -> None:
+    publish(type=EventType.INVENTORY_UPDATED, subject_id=pet.id, data={"pet": PetSerializer(pet).data})
+
+
+@transaction.atomic
+def create_pet(
+    *, name: str, species: str, price: Decimal, currency: str = "USD", stock: int = 0, low_stock_threshold: int = 2
+) -> Pet:
+    pet = Pet.objects.create(
+        name=name, species=species, price=price, currency=currency, stock=stock, low_stock_threshold=low_stock_threshold
+    )
+    publish_stock_change(pet)
+    return pet
+
+
+@transaction.atomic
+def update_pet(*, pet: Pet, **changes) -> Pet:
+    for field, value in changes.items():
+        setattr(pet, field, value)
+    pet.save(update_fields=[*changes, "updated_at"])
+    return pet
+
+
+def delete_pet(*, pet: Pet) -> None:
+    try:
+        pet.delete()
+    except ProtectedError as error:
+        raise PetInUse("This pet appears in orders; it cannot be deleted.") from error
+
+
+@transaction.atomic
+def restock(*, pet_id: uuid.UUID, quantity: int) -> Pet:
+    Pet.objects.filter(id=pet_id).update(stock=F("stock") + quantity)
+    pet = Pet.objects.get(id=pet_id)
+    publish_stock_change(pet)
+    return pet
+
+
+def reserve(*, quantities: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, Pet]:
+    """Take `quantities` out of the orderable stock, all or nothing (call inside a transaction).
+
+    Each decrement is a conditional UPDATE, so two buyers of the last unit cannot both win, on
+    PostgreSQL and SQLite alike; pets are updated in id order so that orders never deadlock.
+    """
+    pets = Pet.objects.in_bulk(list(quantities))
+    missing = [str(pet_id) for pet_id in quantities if pet_id not in pets]
+    if missing:
+        raise UnknownPet(f"No pet with id {', '.join(missing)}.")
+    for pet_id in sorted(quantities):
+        quantity = quantities[pet_id]
+        taken = Pet.objects.filter(id=pet_id, stock__gte=quantity).update(
+            stock=F("stock") - quantity, reserved=F("reserved") + quantity
+        )
+        if not taken:
+            raise OutOfStock(
+                f"Only {Pet.objects.get(id=pet_id).stock} of {pets[pet_id].name} left; you asked for {quantity}."
+            )
+    return pets
+
+
+def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:
+    """The reserved units are sold: they leave the reservation for good (inside a transaction)."""
+    for pet_id in sorted(quantities):
+        Pet.objects.filter(id=pet_id).update(reserved=F("reserved") - quantities[pet_id])
+    for pet in Pet.objects.filter(id__in=quantities):
+        publish_stock_change(pet)
+        if pet.stock <= pet.low_stock_threshold:
+            publish(type=EventType.INVENTORY_LOW_STOCK, subject_id=pet.id, data={"pet": PetSerializer(pet).data})
+
+
+def release(*, quantities: Mapping[uuid.UUID, int], committed: bool) -> None:
+    """Put the units of a cancelled order back on sale (inside a transaction)."""
+    for pet_id in sorted(quantities):
+        quantity = quantities[pet_id]
+        held = {} if committed else {"reserved": F("reserved") - quantity}
+        Pet.objects.filter(id=pet_id).update(stock=F("stock") + quantity, **held)
+    for pet in Pet.objects.filter(id__in=quantities):
+        publish_stock_change(pet)

@@ -1,0 +1,54 @@
+from django.contrib import admin
+from django.template.loader import render_to_string
+
+from orders.models import Order, OrderEmail, OrderItem
+from orders.selectors import order_timeline
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    fields = ["pet", "quantity", "unit_price"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderEmailInline(admin.TabularInline):
+    model = OrderEmail
+    fields = ["kind", "claimed_at", "sent_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "status", "payment_status", "total", "currency", "created_at"]
+    list_filter = ["status", "payment_status", "cancel_reason", "created_at"]
+    search_fields = ["=id", "user__username", "user__email", "charge_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user"]
+    inlines = [OrderItemInline, OrderEmailInline]
+    fieldsets = [
+        (None, {"fields": ["id", "user", "status", "cancel_reason", "total", "currency", "created_at", "updated_at"]}),
+        ("Payment", {"fields": ["payment_method", "payment_status", "charge_id"]}),
+        ("Processing", {"fields": ["stock_committed_at", "completed_at"]}),
+        ("Timeline", {"fields": ["timeline"]}),
+    ]
+    readonly_fields = [field for fieldset in fieldsets for field in fieldset[1]["fields"]]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # orders are placed through the API, which reserves stock and records events
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Events")
+    def timeline(self, order: Order) -> str:
+        return render_to_string("admin/orders/timeline.html", {"events": order_timeline(order)})

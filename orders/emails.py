@@ -1,0 +1,26 @@
+"""The mails an order sends, rendered from text and HTML templates."""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from orders.models import EmailKind, Order
+
+SUBJECTS = {
+    EmailKind.CONFIRMATION: "Your Petstore order is confirmed",
+    EmailKind.CANCELLATION: "Your Petstore order was cancelled",
+    EmailKind.SHIPPING: "Your Petstore order is on its way",
+}
+
+
+def build_order_email(*, order: Order, kind: EmailKind) -> EmailMultiAlternatives:
+    context = {"order": order, "items": order.items.select_related("pet")}
+    message = EmailMultiAlternatives(
+        subject=SUBJECTS[kind],
+        body=render_to_string(f"orders/email/{kind}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[order.user.email],
+        headers={"X-Petstore-Order": str(order.id)},
+    )
+    message.attach_alternative(render_to_string(f"orders/email/{kind}.html", context), "text/html")
+    return message

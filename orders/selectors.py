@@ -1,0 +1,15 @@
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+
+from events.models import Event
+from orders.models import Order
+
+
+def orders_visible_to(user: User) -> QuerySet[Order]:
+    """A customer sees their own orders; staff see every order (they ship them)."""
+    orders = Order.objects.prefetch_related("items")
+    return orders if user.is_staff else orders.filter(user=user)
+
+
+def order_timeline(order: Order) -> QuerySet[Event]:
+    return Event.objects.filter(subject_id=order.id)

@@ -1,0 +1,305 @@
+"""The order lifecycle: placed → approved → shipped → delivered; placed|approved → cancelled.
+
+Each transition is one function that checks it, changes the order and records its events in the
+same transaction. Functions run by workers are idempotent: a task delivered twice changes
+nothing the second time.
+"""
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from events.models import Event, EventType
+from events.services import publish
+from inventory import services as inventory
+from orders.emails import build_order_email
+from orders.models import (
+    CancelReason,
+    EmailKind,
+    IdempotencyKey,
+    Order,
+    OrderEmail,
+    OrderItem,
+    OrderStatus,
+    PaymentStatus,
+)
+from orders.payments import PaymentDeclined, get_gateway
+from orders.serializers import OrderSerializer, PaymentSerializer
+from petstore.errors import DomainError, InvalidTransition
+
+logger = logging.getLogger(__name__)
+
+TRANSITIONS = {
+    OrderStatus.PLACED: {OrderStatus.APPROVED, OrderStatus.CANCELLED},
+    OrderStatus.APPROVED: {OrderStatus.SHIPPED, OrderStatus.CANCELLED},
+    OrderStatus.SHIPPED: {OrderStatus.DELIVERED},
+    OrderStatus.DELIVERED: set(),
+    OrderStatus.CANCELLED: set(),
+}
+
+
+class IdempotencyKeyReused(DomainError):
+    status = 422
+    code = "idempotency-key-reused"
+    title = "Idempotency-Key reused with another request"
+
+
+class MixedCurrencies(DomainError):
+    status = 422
+    code = "mixed-currencies"
+    title = "An order takes one currency"
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: Order
+    representation: dict  # the order as the first response showed it
+    replayed: bool
+
+
+def represent(order: Order) -> dict:
+    return OrderSerializer(order).data
+
+
+def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency_key: str | None = None) -> PlacedOrder:
+    """Reserve stock, write the order and its `order.created` event in one transaction.
+
+    With an `idempotency_key`, the same key and body within 24 hours return the first order
+    instead of placing another; the same key with another body raises `IdempotencyKeyReused`.
+    """
+    fingerprint = _fingerprint(items=items, payment=payment)
+    if idempotency_key and (replay := _replay(user=user, key=idempotency_key, fingerprint=fingerprint)):
+        return replay
+    try:
+        with transaction.atomic():
+            order = _create_order(user=user, items=items, payment=payment)
+            if idempotency_key:
+                IdempotencyKey.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint, order=order)
+            event = publish(
+                type=EventType.ORDER_CREATED, subject_id=order.id, owner=user, data={"order": represent(order)}
+            )
+    except IntegrityError:
+        # Another request with the same key committed first: answer as it did.
+        if idempotency_key and (replay := _replay(user=user, key=idempotency_key, fingerprint=fingerprint)):
+            return replay
+        raise
+    return PlacedOrder(order=order, representation=event.data["order"], replayed=False)
+
+
+def _create_order(*, user: User, items: Sequence[dict], payment: dict) -> Order:
+    quantities = {item["pet_id"]: item["quantity"] for item in items}
+    pets = inventory.reserve(quantities=quantities)
+    currencies = {pet.currency for pet in pets.values()}
+    if len(currencies) > 1:
+        raise MixedCurrencies(f"These pets are priced in {', '.join(sorted(currencies))}; order them separately.")
+    order = Order.objects.create(
+        user=user,
+        total=sum(pets[pet_id].price * quantity for pet_id, quantity in quantities.items()),
+        currency=currencies.pop(),
+        payment_method=payment["method"],
+        payment_token=payment["token"],
+    )
+    OrderItem.objects.bulk_create(
+        OrderItem(order=order, pet_id=pet_id, quantity=quantity, unit_price=pets[pet_id].price)
+        for pet_id, quantity in quantities.items()
+    )
+    return order
+
+
+def _fingerprint(*, items: Sequence[dict], payment: dict) -> str:
+    body = json.dumps({"items": items, "payment": payment}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _replay(*, user: User, key: str, fingerprint: str) -> PlacedOrder | None:
+    expired_before = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
+    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=expired_before).delete()
+    record = IdempotencyKey.objects.filter(user=user, key=key).select_related("order").first()
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
+    created = Event.objects.get(subject_id=record.order_id, type=EventType.ORDER_CREATED)
+    return PlacedOrder(order=record.order, representation=created.data["order"], replayed=True)
+
+
+def _locked(order_id: uuid.UUID) -> Order:
+    return Order.objects.select_for_update().select_related("user").get(id=order_id)
+
+
+def _quantities(order: Order) -> dict[uuid.UUID, int]:
+    return dict(order.items.values_list("pet_id", "quantity"))
+
+
+def _transition(order: Order, new_status: OrderStatus) -> None:
+    """Move the order on (already locked, inside a transaction) and record the change."""
+    previous_status = order.status
+    if new_status not in TRANSITIONS[previous_status]:
+        raise InvalidTransition(f"An order that is {previous_status} cannot become {new_status}.")
+    order.status = new_status
+    order.save()
+    publish(
+        type=EventType.ORDER_STATUS_CHANGED,
+        subject_id=order.id,
+        owner=order.user,
+        data={"order": represent(order), "previous_status": previous_status, "new_status": new_status},
+    )
+
+
+def _publish_order_event(order: Order, type: EventType) -> None:
+    publish(type=type, subject_id=order.id, owner=order.user, data={"order": represent(order)})
+
+
+def _publish_payment_event(order: Order, type: EventType) -> None:
+    publish(
+        type=type,
+        subject_id=order.id,
+        owner=order.user,
+        data={"payment": PaymentSerializer(order).data, "order": represent(order)},
+    )
+
+
+def capture_payment(*, order_id: uuid.UUID) -> Order:
+    """Charge a placed order. Approves it, or cancels it with `payment_failed` if declined.
+
+    `PaymentTemporarilyFailed` is left to the caller, which tries again later. The order stays
+    locked while the gateway answers, so a concurrent cancel waits and sees the outcome; the
+    gateway's idempotency key keeps a repeated attempt from charging twice.
+    """
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status != OrderStatus.PLACED or order.payment_status != PaymentStatus.PENDING:
+            return order
+        gateway = get_gateway()
+        try:
+            order.charge_id = gateway.charge(
+                amount=order.total,
+                currency=order.currency,
+                token=order.payment_token,
+                idempotency_key=f"order-{order.id}",
+            )
+        except PaymentDeclined as decline:
+            logger.info("payment declined for order %s: %s", order.id, decline)
+            order.payment_status = PaymentStatus.FAILED
+            order.save()
+            _publish_payment_event(order, EventType.PAYMENT_FAILED)
+            _cancel(order, reason=CancelReason.PAYMENT_FAILED)
+            return order
+        order.payment_status = PaymentStatus.SUCCEEDED
+        _transition(order, OrderStatus.APPROVED)
+        _publish_payment_event(order, EventType.PAYMENT_SUCCEEDED)
+        return order
+
+
+def commit_stock(*, order_id: uuid.UUID) -> Order:
+    """The order is paid: its reserved units are sold for good."""
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status == OrderStatus.CANCELLED or order.stock_committed_at:
+            return order
+        inventory.commit(quantities=_quantities(order))
+        order.stock_committed_at = timezone.now()
+        order.save()
+        _complete_if_done(order)
+        return order
+
+
+def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
+    """Send the order's mail of this kind, at most once: the claim is committed before sending."""
+    with transaction.atomic():
+        order = _locked(order_id)
+        claim, claimed = OrderEmail.objects.get_or_create(order=order, kind=kind)
+    if not claimed:
+        return
+    if order.user.email:
+        try:
+            build_order_email(order=order, kind=kind).send()
+        except Exception:
+            claim.delete()  # not sent: let the task try again
+            raise
+    with transaction.atomic():
+        order = _locked(order_id)
+        OrderEmail.objects.filter(id=claim.id).update(sent_at=timezone.now())
+        _complete_if_done(order)
+
+
+def _complete_if_done(order: Order) -> None:
+    """Record `order.completed` once: paid, stock committed and confirmation sent."""
+    if order.completed_at or order.status not in (OrderStatus.APPROVED, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        return
+    confirmed = order.emails.filter(kind=EmailKind.CONFIRMATION, sent_at__isnull=False).exists()
+    if not (order.stock_committed_at and confirmed):
+        return
+    order.completed_at = timezone.now()
+    order.save()
+    _publish_order_event(order, EventType.ORDER_COMPLETED)
+
+
+def cancel_order(*, order_id: uuid.UUID, reason: CancelReason = CancelReason.REQUESTED_BY_CUSTOMER) -> Order:
+    """Cancel a placed or approved order: its stock goes back on sale and a payment is refunded.
+
+    Cancelling a cancelled order changes nothing; a shipped one raises `InvalidTransition`.
+    """
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status != OrderStatus.CANCELLED:
+            _cancel(order, reason=reason)
+        return order
+
+
+def _cancel(order: Order, *, reason: CancelReason) -> None:
+    order.cancel_reason = reason
+    _transition(order, OrderStatus.CANCELLED)
+    if order.payment_status == PaymentStatus.SUCCEEDED:
+        get_gateway().refund(charge_id=order.charge_id, idempotency_key=f"refund-{order.id}")
+        order.payment_status = PaymentStatus.REFUNDED
+        order.save()
+        _publish_payment_event(order, EventType.PAYMENT_REFUNDED)
+    inventory.release(quantities=_quantities(order), committed=order.stock_committed_at is not None)
+    _publish_order_event(order, EventType.ORDER_CANCELLED)
+
+
+def ship_order(*, order_id: uuid.UUID) -> Order:
+    with transaction.atomic():
+        order = _locked(order_id)
+        _transition(order, OrderStatus.SHIPPED)
+        _publish_order_event(order, EventType.ORDER_SHIPPED)
+        return order
+
+
+def deliver_order(*, order_id: uuid.UUID) -> Order:
+    with transaction.atomic():
+        order = _locked(order_id)
+        _transition(order, OrderStatus.DELIVERED)
+        _publish_order_event(order, EventType.ORDER_DELIVERED)
+        return order
+
+
+def cancel_unpaid_orders() -> int:
+    """Cancel orders still waiting for payment after ORDER_PAYMENT_TIMEOUT."""
+    deadline = timezone.now() - settings.ORDER_PAYMENT_TIMEOUT
+    unpaid = Order.objects.filter(
+        status=OrderStatus.PLACED, payment_status=PaymentStatus.PENDING, created_at__lt=deadline
+    ).values_list("id", flat=True)
+    cancelled = 0
+    for order_id in unpaid:
+        with transaction.atomic():
+            order = _locked(order_id)
+            if order.status == OrderStatus.PLACED and order.payment_status == PaymentStatus.PENDING:
+                _cancel(order, reason=CancelReason.PAYMENT_TIMEOUT)
+                cancelled += 1
+    return cancelled
+
+
+def prune_idempotency_keys() -> int:
+    expired_before = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=expired_before).delete()
+    return deleted

@@ -1,0 +1,91 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+
+from events.serializers import EventSerializer
+from orders import selectors, services
+from orders.serializers import OrderSerializer, PlaceOrderSerializer
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Send the same key to retry safely: within 24 h the same key and body return the first "
+    "order; the same key with another body is a 422.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your orders, newest first"),
+    retrieve=extend_schema(summary="Retrieve an order"),
+)
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        return selectors.orders_visible_to(self.request.user)
+
+    @extend_schema(
+        summary="Place an order",
+        description="Reserves stock and answers at once; payment, stock, e-mail and webhooks follow in workers.",
+        request=PlaceOrderSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: OrderSerializer,
+            409: OpenApiResponse(description="Not enough stock."),
+            422: OpenApiResponse(description="Idempotency-Key reused with another body, or mixed currencies."),
+        },
+    )
+    def create(self, request):
+        serializer = PlaceOrderSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 1 <= len(key) <= 255:
+            raise ValidationError({"Idempotency-Key": ["Use between 1 and 255 characters."]})
+        placed = services.place_order(user=request.user, idempotency_key=key, **serializer.validated_data)
+        headers = {"Location": request.build_absolute_uri(f"/v1/orders/{placed.order.id}")}
+        if placed.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(placed.representation, status=status.HTTP_201_CREATED, headers=headers)
+
+    @extend_schema(
+        request=None,
+        summary="Cancel an order (stock released, payment refunded)",
+        responses={200: OrderSerializer, 409: OpenApiResponse(description="The order has shipped.")},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        order = services.cancel_order(order_id=self.get_object().id)
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(
+        request=None,
+        summary="Mark an approved order shipped (staff)",
+        responses={200: OrderSerializer, 409: OpenApiResponse(description="Not approved.")},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
+    def ship(self, request, pk=None):
+        order = services.ship_order(order_id=self.get_object().id)
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(
+        request=None,
+        summary="Mark a shipped order delivered (staff)",
+        responses={200: OrderSerializer, 409: OpenApiResponse(description="Not shipped.")},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
+    def deliver(self, request, pk=None):
+        order = services.deliver_order(order_id=self.get_object().id)
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(
+        summary="The order's timeline: its events, oldest first", responses={200: EventSerializer(many=True)}
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def events(self, request, pk=None):
+        timeline = selectors.order_timeline(self.get_object())
+        return Response(EventSerializer(timeline, many=True).data)

@@ -1,0 +1,38 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from accounts.views import TokenView, UserRegistrationView
+from events.views import EventViewSet
+from inventory.views import InventoryView, PetViewSet
+from orders.views import OrderViewSet
+from petstore import health
+from webhooks.views import EndpointViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("pets", PetViewSet, basename="pet")
+router.register("orders", OrderViewSet, basename="order")
+router.register("events", EventViewSet, basename="event")
+router.register("webhooks", EndpointViewSet, basename="webhook")
+
+api = [
+    path("users", UserRegistrationView.as_view(), name="user-register"),
+    path("auth/tokens", TokenView.as_view(), name="auth-tokens"),
+    path("store/inventory", InventoryView.as_view(), name="store-inventory"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("v1/", include(api)),
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz),
+    path("readyz", health.readyz),
+]
+
+handler400 = "petstore.problems.bad_request"
+handler403 = "petstore.problems.permission_denied"
+handler404 = "petstore.problems.not_found"
+handler500 = "petstore.problems.server_error"

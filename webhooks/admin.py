@@ -1,0 +1,132 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from webhooks import services, signing
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, FailedDelivery
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin):
+    list_display = ["url", "owner", "is_active", "disabled_reason", "all_customers", "failing_since", "created_at"]
+    list_filter = ["is_active", "disabled_reason", "all_customers"]
+    search_fields = ["url", "description", "owner__username", "=id"]
+    list_select_related = ["owner"]
+    fields = [
+        "id",
+        "owner",
+        "url",
+        "description",
+        "event_types",
+        "all_customers",
+        "is_active",
+        "disabled_reason",
+        "masked_secret",
+        "previous_secret_expires_at",
+        "failing_since",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [
+        "id",
+        "disabled_reason",
+        "masked_secret",
+        "previous_secret_expires_at",
+        "failing_since",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["enable", "disable", "rotate_secret", "send_test"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # endpoints are created through the API, which shows the secret once
+
+    @admin.display(description="secret")
+    def masked_secret(self, endpoint: Endpoint) -> str:
+        return signing.masked(endpoint.secret)
+
+    @admin.action(description="Enable selected endpoints")
+    def enable(self, request: HttpRequest, endpoints: QuerySet[Endpoint]) -> None:
+        for endpoint in endpoints:
+            services.set_endpoint_active(endpoint=endpoint, active=True)
+        self.message_user(
+            request,
+            f"Enabled {len(endpoints)} endpoint(s). Recover their failed deliveries from the failed deliveries list.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Disable selected endpoints")
+    def disable(self, request: HttpRequest, endpoints: QuerySet[Endpoint]) -> None:
+        for endpoint in endpoints:
+            services.set_endpoint_active(endpoint=endpoint, active=False)
+        self.message_user(request, f"Disabled {len(endpoints)} endpoint(s).", messages.SUCCESS)
+
+    @admin.action(description="Rotate secret (the old one signs for 24 h more)")
+    def rotate_secret(self, request: HttpRequest, endpoints: QuerySet[Endpoint]) -> None:
+        for endpoint in endpoints:
+            services.rotate_secret(endpoint=endpoint)
+        self.message_user(
+            request,
+            f"Rotated the secret of {len(endpoints)} endpoint(s); owners read the new "
+            "one with POST /v1/webhooks/{id}/rotate-secret or in their dashboard.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Send a webhook.test event")
+    def send_test(self, request: HttpRequest, endpoints: QuerySet[Endpoint]) -> None:
+        for endpoint in endpoints:
+            services.send_test_event(endpoint=endpoint)
+        self.message_user(request, f"Queued a test event to {len(endpoints)} endpoint(s).", messages.SUCCESS)
+
+
+class AttemptInline(admin.TabularInline):
+    model = Attempt
+    fields = ["attempted_at", "response_status", "duration_ms", "error", "response_body"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class DeliveryAdminBase(admin.ModelAdmin):
+    list_display = ["id", "event_type", "endpoint", "status", "attempt_count", "next_attempt_at", "updated_at"]
+    list_filter = ["status", "event__type", "endpoint", "created_at"]
+    search_fields = ["=id", "=event__id", "endpoint__url"]
+    date_hierarchy = "created_at"
+    list_select_related = ["event", "endpoint"]
+    fields = ["id", "event", "endpoint", "status", "attempt_count", "next_attempt_at", "created_at", "updated_at"]
+    readonly_fields = fields
+    inlines = [AttemptInline]
+    actions = ["retry"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="event type", ordering="event__type")
+    def event_type(self, delivery: Delivery) -> str:
+        return delivery.event.type
+
+    @admin.action(description="Retry selected deliveries", permissions=["view"])
+    def retry(self, request: HttpRequest, deliveries: QuerySet[Delivery]) -> None:
+        count = services.restart_deliveries(deliveries)
+        skipped = len(deliveries) - count
+        note = f" {skipped} still pending were left as they are." if skipped else ""
+        self.message_user(request, f"Queued {count} deliveries to be sent again.{note}", messages.SUCCESS)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(DeliveryAdminBase):
+    pass
+
+
+@admin.register(FailedDelivery)
+class FailedDeliveryAdmin(DeliveryAdminBase):
+    list_filter = ["event__type", "endpoint", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
+        return super().get_queryset(request).filter(status=DeliveryStatus.FAILED)

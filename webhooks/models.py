@@ -1,0 +1,107 @@
+"""Endpoint, delivery, attempt: the vocabulary of the API, the admin and the docs alike."""
+
+from django.conf import settings
+from django.db import models
+from uuid6 import uuid7
+
+
+class Endpoint(models.Model):
+    """A URL that receives its owner's events, signed with its secret."""
+
+    class DisabledReason(models.TextChoices):
+        MANUAL = "manual", "disabled by its owner or staff"
+        GONE = "gone", "the receiver answered 410 Gone"
+        FAILING = "failing", "every delivery failed for too long"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=500, blank=True)
+    event_types = models.JSONField(default=list, help_text='Exact types and "prefix.*" wildcards; ["*"] is all.')
+    all_customers = models.BooleanField(default=False, help_text="Staff only: receive every customer's events.")
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=20, choices=DisabledReason.choices, blank=True)
+    secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True, help_text="First failure since the last success.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def subscribes_to(self, event_type: str) -> bool:
+        return any(
+            pattern in ("*", event_type) or (pattern.endswith(".*") and event_type.startswith(pattern[:-1]))
+            for pattern in self.event_types
+        )
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Delivery(models.Model):
+    """One event to one endpoint: a row before it is a request."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    scheduled_attempts = models.PositiveIntegerField(
+        default=0, help_text="Attempts since the delivery was last (re)started; they index the retry schedule."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker is sending it until then; nobody else may."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="one_delivery_per_event_and_endpoint")
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="delivery_due_idx", condition=models.Q(status="pending")),
+            models.Index(fields=["endpoint", "status", "updated_at"], name="delivery_endpoint_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event.type} → {self.endpoint.url}"
+
+
+class FailedDelivery(Delivery):
+    """The admin's "Failed deliveries" list."""
+
+    class Meta:
+        proxy = True
+        verbose_name_plural = "failed deliveries"
+
+
+class Attempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    attempted_at = models.DateTimeField(db_index=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField()
+    response_body = models.TextField(blank=True, help_text="The first KiB of the response.")
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.response_status or self.error} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.response_status is not None and 200 <= self.response_status < 300

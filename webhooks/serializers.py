@@ -1,0 +1,106 @@
+from rest_framework import exceptions, serializers
+
+from events.models import EventType
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
+from webhooks.targets import UnsafeTarget, check_url
+
+EVENT_PREFIXES = {event_type.split(".", 1)[0] for event_type in EventType.values}
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    url = serializers.URLField(max_length=2000)
+    events = serializers.ListField(
+        source="event_types",
+        child=serializers.CharField(max_length=100),
+        min_length=1,
+        max_length=50,
+        help_text='Event types to receive: exact types, "prefix.*" wildcards, or "*" for all.',
+    )
+    all_customers = serializers.BooleanField(
+        default=False, help_text="Staff only: receive every customer's events and store-wide ones."
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = [
+            "id",
+            "url",
+            "description",
+            "events",
+            "all_customers",
+            "is_active",
+            "disabled_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "disabled_reason", "created_at", "updated_at"]
+
+    def validate_url(self, url: str) -> str:
+        try:
+            check_url(url)
+        except UnsafeTarget as error:
+            raise serializers.ValidationError(str(error)) from error
+        return url
+
+    def validate_events(self, patterns: list[str]) -> list[str]:
+        unknown = [
+            pattern
+            for pattern in patterns
+            if pattern != "*"
+            and pattern not in EventType.values
+            and not (pattern.endswith(".*") and pattern[:-2] in EVENT_PREFIXES)
+        ]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown event types: {', '.join(unknown)}. See GET /v1/event-types.")
+        return sorted(set(patterns))
+
+    def validate_all_customers(self, value: bool) -> bool:
+        if value and not self.context["request"].user.is_staff:
+            raise exceptions.PermissionDenied("Only staff endpoints may receive every customer's events.")
+        return value
+
+
+class EndpointWithSecretSerializer(EndpointSerializer):
+    secret = serializers.CharField(read_only=True, help_text="The signing secret. Shown only now: keep it.")
+
+    class Meta(EndpointSerializer.Meta):
+        fields = [*EndpointSerializer.Meta.fields, "secret"]
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        fields = ["attempted_at", "response_status", "duration_ms", "response_body", "error"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    event_id = serializers.UUIDField()
+    event_type = serializers.CharField(source="event.type")
+    attempts = AttemptSerializer(many=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "event_id",
+            "event_type",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "created_at",
+            "updated_at",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
+
+
+class RecoverSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Resend every failed delivery created since then.")
+
+
+class RecoveredSerializer(serializers.Serializer):
+    deliveries = serializers.IntegerField(help_text="How many failed deliveries were queued again.")

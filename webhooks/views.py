@@ -1,0 +1,98 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+
+from webhooks import selectors, services
+from webhooks.serializers import (
+    DeliveryFilterSerializer,
+    DeliverySerializer,
+    EndpointSerializer,
+    EndpointWithSecretSerializer,
+    RecoveredSerializer,
+    RecoverSerializer,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your webhook endpoints"),
+    create=extend_schema(summary="Subscribe an endpoint", responses={201: EndpointWithSecretSerializer}),
+    retrieve=extend_schema(summary="Retrieve an endpoint"),
+    partial_update=extend_schema(summary="Change an endpoint (events, description, is_active)"),
+    destroy=extend_schema(summary="Delete an endpoint and its delivery log"),
+)
+class EndpointViewSet(viewsets.ModelViewSet):
+    serializer_class = EndpointSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.endpoints_of(self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = services.create_endpoint(owner=request.user, **serializer.validated_data)
+        return Response(
+            EndpointWithSecretSerializer(endpoint).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": request.build_absolute_uri(f"/v1/webhooks/{endpoint.id}")},
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_endpoint(endpoint=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(
+        request=None,
+        responses={200: EndpointWithSecretSerializer},
+        summary="Rotate the signing secret (the old one keeps signing for 24 h)",
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        endpoint = services.rotate_secret(endpoint=self.get_object())
+        return Response(EndpointWithSecretSerializer(endpoint).data)
+
+    @extend_schema(request=None, responses={202: DeliverySerializer}, summary="Send a webhook.test event")
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        delivery = services.send_test_event(endpoint=self.get_object())
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[DeliveryFilterSerializer],
+        responses={200: DeliverySerializer(many=True)},
+        summary="The endpoint's deliveries, newest first, with their attempts",
+    )
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        filters = DeliveryFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        deliveries = selectors.deliveries_of(self.get_object(), **filters.validated_data)
+        page = self.paginate_queryset(deliveries)
+        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={202: DeliverySerializer},
+        summary="Send a delivery again",
+        parameters=[OpenApiParameter("delivery_id", str, OpenApiParameter.PATH)],
+    )
+    @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>[^/.]+)/retry")
+    def retry(self, request, pk=None, delivery_id=None):
+        endpoint = self.get_object()
+        deliveries = selectors.deliveries_of(endpoint)
+        delivery = get_object_or_404(deliveries, id=delivery_id)
+        services.restart_deliveries(deliveries.filter(id=delivery.id))
+        return Response(DeliverySerializer(deliveries.get(id=delivery.id)).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=RecoverSerializer,
+        responses={202: RecoveredSerializer},
+        summary="Resend every failed delivery since a time",
+    )
+    @action(detail=True, methods=["post"])
+    def recover(self, request, pk=None):
+        serializer = RecoverSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        count = services.recover_failed(endpoint=self.get_object(), **serializer.validated_data)
+        return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)
