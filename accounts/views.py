@@ -9,7 +9,6 @@ from accounts.serializers import ApiKeyResponseSerializer, CredentialsSerializer
 
 
 class UserRegistrationView(APIView):
-    authentication_classes = []
     permission_classes = [AllowAny]
 
     @extend_schema(
@@ -27,7 +26,6 @@ class UserRegistrationView(APIView):
 
 
 class TokenView(APIView):
-    authentication_classes = []
     permission_classes = [AllowAny]
 
     @extend_schema(

@@ -5,6 +5,7 @@ from http import HTTPStatus
 from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from petstore.errors import DomainError
@@ -36,7 +37,11 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         flat = {}
         for key, value in detail.items():
-            flat.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+            if key == api_settings.NON_FIELD_ERRORS_KEY and prefix:
+                path = prefix  # an error of the nested object itself
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(flatten_errors(value, path))
         return flat
     if isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
         flat = {}
@@ -44,7 +49,7 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
             flat.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
         return flat
     messages = detail if isinstance(detail, list) else [detail]
-    return {prefix or "non_field_errors": [str(message) for message in messages if message]}
+    return {prefix or api_settings.NON_FIELD_ERRORS_KEY: [str(message) for message in messages if message]}
 
 
 def problem_exception_handler(exc, context):

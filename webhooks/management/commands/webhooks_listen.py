@@ -31,7 +31,10 @@ class Command(BaseCommand):
                 "webhooks to 127.0.0.1 are refused otherwise."
             )
         owner = self._owner(user)
-        server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class(full))
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class(full))
+        except OSError as error:
+            raise CommandError(f"Cannot listen on 127.0.0.1:{port} ({error.strerror}); try --port.") from error
         endpoint = services.create_endpoint(
             owner=owner,
             url=f"http://127.0.0.1:{port}/",
@@ -40,7 +43,7 @@ class Command(BaseCommand):
             all_customers=user is None,
         )
         server.verifier = Webhook(endpoint.secret)
-        signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C, unsubscribing
         self.stdout.write(
             self.style.SUCCESS(
                 f"Ready. Listening on http://127.0.0.1:{port}/ for {', '.join(events)} "

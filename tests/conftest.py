@@ -1,0 +1,168 @@
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from accounts.services import issue_api_key
+from inventory.models import Pet
+from inventory.services import create_pet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def eventually(check: Callable[[], object], *, timeout: float = 20, message: str = "condition") -> object:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(0.1)
+
+
+@dataclass
+class Customer:
+    user: User
+    key: str
+    client: APIClient
+
+
+@pytest.fixture
+def make_customer(db) -> Callable[..., Customer]:
+    count = 0
+
+    def make(*, staff: bool = False, email: str | None = None) -> Customer:
+        nonlocal count
+        count += 1
+        username = f"{'staff' if staff else 'customer'}{count}"
+        user = User.objects.create_user(
+            username=username,
+            email=email or f"{username}@example.com",
+            password="correct horse battery",
+            is_staff=staff,
+        )
+        key = issue_api_key(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return Customer(user=user, key=key, client=client)
+
+    return make
+
+
+@pytest.fixture
+def customer(make_customer) -> Customer:
+    return make_customer()
+
+
+@pytest.fixture
+def staff(make_customer) -> Customer:
+    return make_customer(staff=True)
+
+
+@pytest.fixture
+def pet(db) -> Pet:
+    return create_pet(name="Rex", species="dog", price=Decimal("125.50"), stock=5, low_stock_threshold=2)
+
+
+def order_body(pet: Pet, quantity: int = 1, token: str = "tok_visa") -> dict:
+    return {"items": [{"pet_id": str(pet.id), "quantity": quantity}], "payment": {"method": "card", "token": token}}
+
+
+@pytest.fixture(autouse=True)
+def _clean_shared_cache(request):
+    """The cache (rate limits, the test gateway's ledger) lives in Redis: start each test empty."""
+    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()
+
+
+# --- Real worker processes ------------------------------------------------------------
+
+
+def worker_database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@dataclass
+class Workers:
+    mail_dir: Path
+    log: Path
+
+    def sent_mail(self) -> str:
+        return "".join(path.read_text() for path in self.mail_dir.glob("*.log"))
+
+    def mails_for(self, order_id) -> int:
+        return self.sent_mail().count(f"X-Petstore-Order: {order_id}")
+
+
+def start_process(args: list[str], *, env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict:
+    with django_db_blocker.unblock():
+        database_url = worker_database_url()
+    mail_dir = tmp_path_factory.mktemp("mail")
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "OUTBOX_RELAY_AFTER": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def worker_processes(worker_env, tmp_path_factory):
+    """One Celery worker (every queue) and one beat, for the whole session, on real Redis."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    logs = tmp_path_factory.mktemp("logs")
+    celery = [sys.executable, "-m", "celery", "-A", "petstore"]
+    worker = start_process(
+        [*celery, "worker", "-l", "INFO", "-c", "8", "-n", "test@%h", "--without-mingle", "--without-gossip"],
+        env=worker_env,
+        log=logs / "worker.log",
+    )
+    beat = start_process(
+        [*celery, "beat", "-l", "INFO", "-S", "celery.beat:PersistentScheduler", "-s", str(logs / "beat-schedule")],
+        env=worker_env,
+        log=logs / "beat.log",
+    )
+    eventually(lambda: "ready." in (logs / "worker.log").read_text(), timeout=60, message="the worker to start")
+    yield Workers(mail_dir=Path(worker_env["EMAIL_FILE_PATH"]), log=logs / "worker.log")
+    stop_process(beat)
+    stop_process(worker)
+
+
+@pytest.fixture
+def workers(worker_processes, transactional_db) -> Workers:
+    """Real workers for a test whose data they must see: it is committed, not rolled back."""
+    for path in worker_processes.mail_dir.glob("*"):
+        path.unlink()
+    return worker_processes

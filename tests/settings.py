@@ -1,0 +1,18 @@
+"""Test settings: the product's settings, on their own Redis databases, with a short retry
+schedule. The worker processes that tests start read the same module."""
+
+import os
+
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
+os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
+os.environ.setdefault("WEBHOOK_TIMEOUT", "3")
+
+from petstore.settings import *  # noqa: F403
+from petstore.settings import BASE_DIR, DATABASES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast: tests create many users
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory, so that worker processes share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}

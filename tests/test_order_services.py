@@ -1,0 +1,257 @@
+"""The order services, called directly (no worker): transitions, stock, payment, events."""
+
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.db import DatabaseError
+
+from events.models import Event, EventType
+from inventory.services import OutOfStock, UnknownPet, create_pet
+from orders import services
+from orders.models import CancelReason, EmailKind, IdempotencyKey, Order, OrderStatus, PaymentStatus
+from orders.payments import PaymentTemporarilyFailed
+from petstore.errors import InvalidTransition
+
+pytestmark = pytest.mark.django_db
+
+
+def place(user, pet, quantity=1, token="tok_visa", **kwargs):
+    return services.place_order(
+        user=user,
+        items=[{"pet_id": pet.id, "quantity": quantity}],
+        payment={"method": "card", "token": token},
+        **kwargs,
+    ).order
+
+
+def event_types(order) -> list[str]:
+    return list(Event.objects.filter(subject_id=order.id).order_by("id").values_list("type", flat=True))
+
+
+def test_placing_an_order_reserves_stock_and_records_order_created(customer, pet):
+    order = place(customer.user, pet, quantity=2)
+
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (3, 2)
+    assert order.status == OrderStatus.PLACED
+    assert order.total == Decimal("251.00")
+    assert event_types(order) == ["order.created"]
+    created = Event.objects.get(subject_id=order.id)
+    assert created.owner == customer.user
+    assert created.data["order"]["total"] == "251.00"
+
+
+def test_placing_an_order_dispatches_its_event_only_after_commit(customer, pet, django_capture_on_commit_callbacks):
+    with mock.patch("events.tasks.dispatch_event.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            place(customer.user, pet)
+        delay.assert_not_called()
+        for callback in callbacks:
+            callback()
+    delay.assert_called_once()
+
+
+def test_too_little_stock_places_no_order(customer, pet):
+    with pytest.raises(OutOfStock):
+        place(customer.user, pet, quantity=6)
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (5, 0)
+    assert not Order.objects.exists()
+    assert not Event.objects.filter(type=EventType.ORDER_CREATED).exists()
+
+
+def test_one_short_line_rolls_back_the_whole_order(customer, pet):
+    cat = create_pet(name="Tom", species="cat", price=Decimal("10.00"), stock=1)
+    with pytest.raises(OutOfStock):
+        services.place_order(
+            user=customer.user,
+            items=[{"pet_id": pet.id, "quantity": 1}, {"pet_id": cat.id, "quantity": 2}],
+            payment={"method": "card", "token": "tok_visa"},
+        )
+    pet.refresh_from_db()
+    assert pet.stock == 5
+    assert not Order.objects.exists()
+
+
+def test_unknown_pet_is_refused(customer, pet):
+    with pytest.raises(UnknownPet):
+        services.place_order(
+            user=customer.user,
+            items=[{"pet_id": Order().id, "quantity": 1}],
+            payment={"method": "card", "token": "tok_visa"},
+        )
+
+
+def test_a_failure_after_the_order_write_leaves_no_order_event_or_task(
+    customer, pet, django_capture_on_commit_callbacks
+):
+    with (
+        mock.patch("orders.services.IdempotencyKey.objects.create", side_effect=DatabaseError("disk full")),
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(DatabaseError),
+    ):
+        place(customer.user, pet, idempotency_key="k1")
+    assert callbacks == []
+    assert not Order.objects.exists()
+    assert not Event.objects.filter(type=EventType.ORDER_CREATED).exists()
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (5, 0)
+
+
+def test_same_idempotency_key_and_body_returns_the_first_order(customer, pet):
+    first = services.place_order(
+        user=customer.user,
+        items=[{"pet_id": pet.id, "quantity": 1}],
+        payment={"method": "card", "token": "tok_visa"},
+        idempotency_key="abc",
+    )
+    again = services.place_order(
+        user=customer.user,
+        items=[{"pet_id": pet.id, "quantity": 1}],
+        payment={"method": "card", "token": "tok_visa"},
+        idempotency_key="abc",
+    )
+    assert again.replayed and not first.replayed
+    assert again.order.id == first.order.id
+    assert again.representation == first.representation
+    assert Order.objects.count() == 1
+    assert Event.objects.filter(type=EventType.ORDER_CREATED).count() == 1
+
+
+def test_same_idempotency_key_with_another_body_is_refused(customer, pet):
+    place(customer.user, pet, idempotency_key="abc")
+    with pytest.raises(services.IdempotencyKeyReused):
+        place(customer.user, pet, quantity=2, idempotency_key="abc")
+
+
+def test_idempotency_keys_are_per_customer(make_customer, pet):
+    alice, bob = make_customer(), make_customer()
+    assert place(alice.user, pet, idempotency_key="same").id != place(bob.user, pet, idempotency_key="same").id
+
+
+def test_an_expired_idempotency_key_places_a_new_order(customer, pet, settings):
+    first = place(customer.user, pet, idempotency_key="old")
+    IdempotencyKey.objects.update(created_at=first.created_at - settings.IDEMPOTENCY_KEY_TTL * 2)
+    assert place(customer.user, pet, idempotency_key="old").id != first.id
+
+
+def test_captured_payment_approves_the_order(customer, pet):
+    order = services.capture_payment(order_id=place(customer.user, pet).id)
+    assert (order.status, order.payment_status) == (OrderStatus.APPROVED, PaymentStatus.SUCCEEDED)
+    assert order.charge_id.startswith("ch_test_")
+    assert event_types(order) == ["order.created", "order.status_changed", "payment.succeeded"]
+    changed = Event.objects.get(subject_id=order.id, type=EventType.ORDER_STATUS_CHANGED)
+    assert (changed.data["previous_status"], changed.data["new_status"]) == ("placed", "approved")
+
+
+def test_declined_payment_cancels_order_and_releases_stock(customer, pet):
+    order = services.capture_payment(order_id=place(customer.user, pet, quantity=2, token="tok_chargeDeclined").id)
+    assert (order.status, order.payment_status, order.cancel_reason) == (
+        OrderStatus.CANCELLED,
+        PaymentStatus.FAILED,
+        CancelReason.PAYMENT_FAILED,
+    )
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (5, 0)
+    assert event_types(order) == ["order.created", "payment.failed", "order.status_changed", "order.cancelled"]
+
+
+def test_processing_error_fails_twice_then_charges_once(customer, pet):
+    order = place(customer.user, pet, token="tok_processingError")
+    for _ in range(2):
+        with pytest.raises(PaymentTemporarilyFailed):
+            services.capture_payment(order_id=order.id)
+    order = services.capture_payment(order_id=order.id)
+    assert order.payment_status == PaymentStatus.SUCCEEDED
+    assert services.capture_payment(order_id=order.id).charge_id == order.charge_id
+    assert Event.objects.filter(subject_id=order.id, type=EventType.PAYMENT_SUCCEEDED).count() == 1
+
+
+def test_completion_needs_payment_stock_and_confirmation_and_happens_once(customer, pet, mailoutbox):
+    order = place(customer.user, pet)
+    services.capture_payment(order_id=order.id)
+    services.commit_stock(order_id=order.id)
+    assert "order.completed" not in event_types(order)
+    services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+    services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+    services.commit_stock(order_id=order.id)
+    assert event_types(order).count("order.completed") == 1
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == [customer.user.email]
+    assert mailoutbox[0].alternatives[0][1] == "text/html"
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (4, 0)
+
+
+def test_committing_stock_below_the_threshold_records_low_stock(customer, pet):
+    order = place(customer.user, pet, quantity=3)
+    services.capture_payment(order_id=order.id)
+    services.commit_stock(order_id=order.id)
+    low = Event.objects.get(type=EventType.INVENTORY_LOW_STOCK)
+    assert low.data["pet"]["stock"] == 2
+    assert low.owner is None
+
+
+def test_cancelling_a_paid_order_refunds_it_and_puts_stock_back(customer, pet):
+    order = place(customer.user, pet, quantity=2)
+    services.capture_payment(order_id=order.id)
+    services.commit_stock(order_id=order.id)
+
+    order = services.cancel_order(order_id=order.id)
+
+    assert (order.status, order.payment_status) == (OrderStatus.CANCELLED, PaymentStatus.REFUNDED)
+    assert order.cancel_reason == CancelReason.REQUESTED_BY_CUSTOMER
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (5, 0)
+    assert {"payment.refunded", "order.cancelled"} <= set(event_types(order))
+
+
+def test_cancelling_twice_changes_nothing_the_second_time(customer, pet):
+    order = place(customer.user, pet)
+    services.cancel_order(order_id=order.id)
+    count = Event.objects.count()
+    services.cancel_order(order_id=order.id)
+    assert Event.objects.count() == count
+    pet.refresh_from_db()
+    assert pet.stock == 5
+
+
+def test_a_shipped_order_cannot_be_cancelled(customer, pet):
+    order = place(customer.user, pet)
+    services.capture_payment(order_id=order.id)
+    services.ship_order(order_id=order.id)
+    with pytest.raises(InvalidTransition):
+        services.cancel_order(order_id=order.id)
+
+
+def test_only_approved_orders_ship_and_only_shipped_orders_are_delivered(customer, pet):
+    order = place(customer.user, pet)
+    with pytest.raises(InvalidTransition):
+        services.ship_order(order_id=order.id)
+    with pytest.raises(InvalidTransition):
+        services.deliver_order(order_id=order.id)
+    services.capture_payment(order_id=order.id)
+    services.ship_order(order_id=order.id)
+    assert services.deliver_order(order_id=order.id).status == OrderStatus.DELIVERED
+
+
+def test_payment_after_cancellation_charges_nothing(customer, pet):
+    order = place(customer.user, pet)
+    services.cancel_order(order_id=order.id)
+    order = services.capture_payment(order_id=order.id)
+    assert order.payment_status == PaymentStatus.PENDING
+    assert order.charge_id == ""
+
+
+def test_unpaid_orders_are_cancelled_after_the_timeout(customer, pet, settings):
+    old = place(customer.user, pet)
+    Order.objects.filter(id=old.id).update(created_at=old.created_at - settings.ORDER_PAYMENT_TIMEOUT * 2)
+    recent = place(customer.user, pet)
+
+    assert services.cancel_unpaid_orders() == 1
+
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert (old.status, old.cancel_reason) == (OrderStatus.CANCELLED, CancelReason.PAYMENT_TIMEOUT)
+    assert recent.status == OrderStatus.PLACED
