@@ -2,6 +2,8 @@
 VENV := .venv
 BIN := $(VENV)/bin
 export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
+# The test suite runs twice: on the default SQLite database, then on PostgreSQL.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/petstore
 
 .PHONY: run test lint
 
@@ -16,7 +18,15 @@ run: $(VENV)/installed
 
 test: $(VENV)/installed lint
 	@scripts/ensure-services redis postgres
-	$(BIN)/pytest
+	@echo "== Tests on SQLite"
+	$(BIN)/pytest -m "not postgres"
+	@echo "== Tests on PostgreSQL ($(TEST_POSTGRES_URL))"
+	@if $(BIN)/python -c "import psycopg, sys; psycopg.connect(sys.argv[1], dbname='postgres', connect_timeout=3).close()" \
+			"$(TEST_POSTGRES_URL)" 2>/dev/null; then \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest; \
+	else \
+		echo "PostgreSQL does not answer at $(TEST_POSTGRES_URL): the PostgreSQL pass is SKIPPED (set TEST_POSTGRES_URL)."; \
+	fi
 
 lint: $(VENV)/installed
 	$(BIN)/ruff check .

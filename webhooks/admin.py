@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -37,6 +38,7 @@ class EndpointAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     actions = ["enable", "disable", "rotate_secret", "send_test"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # endpoints are created through the API, which shows the secret once

@@ -92,7 +92,8 @@ class EndpointViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def recover(self, request, pk=None):
+        endpoint = self.get_object()
         serializer = RecoverSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        count = services.recover_failed(endpoint=self.get_object(), **serializer.validated_data)
+        count = services.recover_failed(endpoint=endpoint, **serializer.validated_data)
         return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)

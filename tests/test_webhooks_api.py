@@ -1,0 +1,84 @@
+"""Webhook subscriptions through the API."""
+
+import pytest
+
+from webhooks.models import Delivery, Endpoint
+
+pytestmark = pytest.mark.django_db
+
+URL = "http://127.0.0.1:9/hook"  # tests allow local targets; nothing is sent in these tests
+
+
+def create(who, **body):
+    return who.client.post("/v1/webhooks", {"url": URL, "events": ["order.*"], **body}, format="json")
+
+
+def test_the_secret_is_shown_on_creation_and_rotation_only(customer):
+    created = create(customer, description="shop backend")
+    assert created.status_code == 201
+    endpoint = created.json()
+    assert endpoint["secret"].startswith("whsec_")
+    assert created["Location"].endswith(f"/v1/webhooks/{endpoint['id']}")
+    assert "secret" not in customer.client.get(f"/v1/webhooks/{endpoint['id']}").json()
+    assert "secret" not in customer.client.get("/v1/webhooks").json()["results"][0]
+
+    rotated = customer.client.post(f"/v1/webhooks/{endpoint['id']}/rotate-secret").json()
+    stored = Endpoint.objects.get(id=endpoint["id"])
+    assert (stored.secret, stored.previous_secret) == (rotated["secret"], endpoint["secret"])
+
+
+def test_update_and_delete(customer):
+    endpoint_id = create(customer).json()["id"]
+    changed = customer.client.patch(f"/v1/webhooks/{endpoint_id}", {"events": ["payment.*", "order.created"],
+                                                                    "is_active": False}, format="json").json()
+    assert (changed["events"], changed["is_active"], changed["disabled_reason"]) == (
+        ["order.created", "payment.*"], False, "manual")
+    enabled = customer.client.patch(f"/v1/webhooks/{endpoint_id}", {"is_active": True}, format="json").json()
+    assert (enabled["is_active"], enabled["disabled_reason"]) == (True, "")
+    assert customer.client.delete(f"/v1/webhooks/{endpoint_id}").status_code == 204
+    assert not Endpoint.objects.exists()
+
+
+@pytest.mark.parametrize("events", [[], ["order.exploded"], ["nothing.*"], "order.*", ["*", 3]])
+def test_unknown_event_types_are_refused(customer, events):
+    response = create(customer, events=events)
+    assert response.status_code == 400
+    assert "events" in response.json()["errors"] or "events.1" in response.json()["errors"]
+
+
+def test_only_staff_may_receive_every_customers_events(customer, staff):
+    assert create(customer, all_customers=True).status_code == 403
+    assert create(staff, all_customers=True).status_code == 201
+
+
+def test_another_customers_endpoint_is_404(make_customer):
+    alice, bob = make_customer(), make_customer()
+    endpoint_id = create(alice).json()["id"]
+    for method, path in [("get", ""), ("patch", ""), ("delete", ""), ("post", "/rotate-secret"), ("post", "/test"),
+                         ("get", "/deliveries"), ("post", "/recover")]:
+        response = getattr(bob.client, method)(f"/v1/webhooks/{endpoint_id}{path}", {}, format="json")
+        assert response.status_code == 404, (method, path)
+    assert bob.client.get("/v1/webhooks").json()["results"] == []
+
+
+def test_test_event_creates_one_delivery_for_that_endpoint_only(customer):
+    first, second = create(customer).json(), create(customer).json()
+    response = customer.client.post(f"/v1/webhooks/{first['id']}/test")
+    assert response.status_code == 202
+    assert response.json()["event_type"] == "webhook.test"
+    assert list(Delivery.objects.values_list("endpoint_id", flat=True)) == [Endpoint.objects.get(id=first["id"]).id]
+    assert second["id"] not in response.json().values()
+
+
+def test_retry_of_another_endpoints_delivery_is_404(customer):
+    first, second = create(customer).json(), create(customer).json()
+    delivery_id = customer.client.post(f"/v1/webhooks/{first['id']}/test").json()["id"]
+    assert customer.client.post(f"/v1/webhooks/{second['id']}/deliveries/{delivery_id}/retry").status_code == 404
+    assert customer.client.post(f"/v1/webhooks/{first['id']}/deliveries/{delivery_id}/retry").status_code == 202
+
+
+def test_recover_needs_a_time(customer):
+    endpoint_id = create(customer).json()["id"]
+    response = customer.client.post(f"/v1/webhooks/{endpoint_id}/recover", {"since": "yesterday"}, format="json")
+    assert response.status_code == 400
+    assert "since" in response.json()["errors"]
