@@ -22,8 +22,12 @@ def admin_client() -> Client:
 
 @pytest.fixture
 def failed_delivery(customer) -> Delivery:
-    endpoint = Endpoint.objects.create(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"],
-                                       secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    endpoint = Endpoint.objects.create(
+        owner=customer.user,
+        url="http://127.0.0.1:9/hook",
+        event_types=["*"],
+        secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    )
     event = publish(type=EventType.WEBHOOK_TEST, subject_id=endpoint.id, owner=customer.user, data={})
     return Delivery.objects.create(endpoint=endpoint, event=event, status=DeliveryStatus.FAILED, attempt_count=8)
 
@@ -38,8 +42,11 @@ def test_failed_deliveries_list_and_retry_action(admin_client, failed_delivery, 
     assert str(failed_delivery.id) in page.content.decode()
 
     with django_capture_on_commit_callbacks() as callbacks:
-        response = admin_client.post("/admin/webhooks/faileddelivery/", {
-            "action": "retry", "_selected_action": [str(failed_delivery.id)]}, follow=True)
+        response = admin_client.post(
+            "/admin/webhooks/faileddelivery/",
+            {"action": "retry", "_selected_action": [str(failed_delivery.id)]},
+            follow=True,
+        )
     assert "Queued 1 deliveries to be sent again." in response.content.decode()
     assert len(callbacks) == 1
     failed_delivery.refresh_from_db()
@@ -64,8 +71,9 @@ def test_disable_and_enable_actions(admin_client, failed_delivery):
 
 
 def test_order_page_shows_its_timeline(admin_client, customer, pet):
-    order = orders.place_order(user=customer.user, items=[{"pet_id": pet.id, "quantity": 1}],
-                               payment={"method": "card", "token": "tok_visa"}).order
+    order = orders.place_order(
+        user=customer.user, items=[{"pet_id": pet.id, "quantity": 1}], payment={"method": "card", "token": "tok_visa"}
+    ).order
     orders.capture_payment(order_id=order.id)
     page = admin_client.get(f"/admin/orders/order/{order.id}/change/").content.decode()
     assert "order.created" in page and "payment.succeeded" in page and "placed → approved" in page

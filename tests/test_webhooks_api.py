@@ -29,10 +29,14 @@ def test_the_secret_is_shown_on_creation_and_rotation_only(customer):
 
 def test_update_and_delete(customer):
     endpoint_id = create(customer).json()["id"]
-    changed = customer.client.patch(f"/v1/webhooks/{endpoint_id}", {"events": ["payment.*", "order.created"],
-                                                                    "is_active": False}, format="json").json()
+    changed = customer.client.patch(
+        f"/v1/webhooks/{endpoint_id}", {"events": ["payment.*", "order.created"], "is_active": False}, format="json"
+    ).json()
     assert (changed["events"], changed["is_active"], changed["disabled_reason"]) == (
-        ["order.created", "payment.*"], False, "manual")
+        ["order.created", "payment.*"],
+        False,
+        "manual",
+    )
     enabled = customer.client.patch(f"/v1/webhooks/{endpoint_id}", {"is_active": True}, format="json").json()
     assert (enabled["is_active"], enabled["disabled_reason"]) == (True, "")
     assert customer.client.delete(f"/v1/webhooks/{endpoint_id}").status_code == 204
@@ -54,8 +58,15 @@ def test_only_staff_may_receive_every_customers_events(customer, staff):
 def test_another_customers_endpoint_is_404(make_customer):
     alice, bob = make_customer(), make_customer()
     endpoint_id = create(alice).json()["id"]
-    for method, path in [("get", ""), ("patch", ""), ("delete", ""), ("post", "/rotate-secret"), ("post", "/test"),
-                         ("get", "/deliveries"), ("post", "/recover")]:
+    for method, path in [
+        ("get", ""),
+        ("patch", ""),
+        ("delete", ""),
+        ("post", "/rotate-secret"),
+        ("post", "/test"),
+        ("get", "/deliveries"),
+        ("post", "/recover"),
+    ]:
         response = getattr(bob.client, method)(f"/v1/webhooks/{endpoint_id}{path}", {}, format="json")
         assert response.status_code == 404, (method, path)
     assert bob.client.get("/v1/webhooks").json()["results"] == []
