@@ -16,3 +16,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast: te
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so that worker processes share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+# Pages render without `collectstatic` having run (the run command collects them).
+STATIC_ROOT = None
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -1,0 +1,100 @@
+"""Delivery services called directly, against a real HTTP receiver on loopback."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from events.models import EventType
+from events.services import publish
+from webhooks import services
+from webhooks.models import Delivery, DeliveryStatus, Endpoint
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def endpoint(customer, httpserver) -> Endpoint:
+    return services.create_endpoint(owner=customer.user, url=httpserver.url_for("/hook"), event_types=["*"])
+
+
+def new_delivery(endpoint: Endpoint) -> Delivery:
+    event = publish(type=EventType.WEBHOOK_TEST, subject_id=endpoint.id, owner=endpoint.owner, data={})
+    return Delivery.objects.create(endpoint=endpoint, event=event, next_attempt_at=timezone.now())
+
+
+def test_an_endpoint_failing_for_five_days_is_disabled_and_its_owner_told(
+    endpoint, httpserver, mailoutbox, settings, django_capture_on_commit_callbacks
+):
+    httpserver.expect_request("/hook").respond_with_data("broken", status=500)
+    Endpoint.objects.filter(id=endpoint.id).update(
+        failing_since=timezone.now() - settings.WEBHOOK_DISABLE_AFTER - timedelta(minutes=1)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.attempt_delivery(delivery_id=new_delivery(endpoint).id)
+
+    endpoint.refresh_from_db()
+    assert (endpoint.is_active, endpoint.disabled_reason) == (False, "failing")
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == [endpoint.owner.email]
+    assert endpoint.url in mailoutbox[0].body
+
+
+def test_a_recent_failure_keeps_the_endpoint_and_a_success_clears_it(endpoint, httpserver):
+    httpserver.expect_oneshot_request("/hook").respond_with_data(status=500)
+    httpserver.expect_request("/hook").respond_with_data(status=200)
+    delivery = new_delivery(endpoint)
+
+    services.attempt_delivery(delivery_id=delivery.id)
+    endpoint.refresh_from_db()
+    assert endpoint.is_active and endpoint.failing_since is not None
+
+    services.attempt_delivery(delivery_id=delivery.id)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+    assert Delivery.objects.get(id=delivery.id).status == DeliveryStatus.SUCCEEDED
+
+
+def test_a_delivery_being_sent_is_not_sent_again(endpoint, httpserver):
+    httpserver.expect_request("/hook").respond_with_data(status=200)
+    delivery = new_delivery(endpoint)
+    Delivery.objects.filter(id=delivery.id).update(sending_until=timezone.now() + timedelta(minutes=1))
+
+    assert services.attempt_delivery(delivery_id=delivery.id) is None
+    assert httpserver.log == []
+
+
+def test_a_delivery_to_a_disabled_endpoint_fails_without_a_request(endpoint, httpserver):
+    services.set_endpoint_active(endpoint=endpoint, active=False)
+    delivery = new_delivery(endpoint)
+
+    services.attempt_delivery(delivery_id=delivery.id)
+
+    assert Delivery.objects.get(id=delivery.id).status == DeliveryStatus.FAILED
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize(
+    ("attempts", "retry_after", "low", "high"),
+    [(1, None, 4.5, 5.5), (2, None, 270, 330), (1, 60, 60, 60), (8, None, None, None)],
+)
+def test_retry_delays_follow_the_schedule_with_jitter(attempts, retry_after, low, high, settings):
+    settings.WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
+    delay = services.next_retry_delay(scheduled_attempts=attempts, retry_after=retry_after)
+    if low is None:
+        assert delay is None
+    else:
+        assert low <= delay <= high
+
+
+def test_fan_out_creates_one_delivery_per_subscribed_endpoint_once(customer, make_customer, httpserver):
+    other = make_customer()
+    wanted = services.create_endpoint(owner=customer.user, url=httpserver.url_for("/a"), event_types=["order.*"])
+    services.create_endpoint(owner=customer.user, url=httpserver.url_for("/b"), event_types=["payment.*"])
+    services.create_endpoint(owner=other.user, url=httpserver.url_for("/c"), event_types=["*"])
+    event = publish(type=EventType.ORDER_CREATED, subject_id=wanted.id, owner=customer.user, data={})
+
+    assert services.fan_out(event=event) == 1
+    services.fan_out(event=event)  # dispatched twice by the relay: still one delivery
+    assert list(Delivery.objects.values_list("endpoint_id", flat=True)) == [wanted.id]
