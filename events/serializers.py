@@ -19,3 +19,9 @@ class EventSerializer(serializers.ModelSerializer):
 class EventFilterSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=EventType.choices, required=False)
     created_after = serializers.DateTimeField(required=False)
+
+
+class EventTypeSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=EventType.choices)
+    description = serializers.CharField()
+    schema = serializers.JSONField(help_text="JSON Schema (2020-12) of the event's `data`.")

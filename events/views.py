@@ -1,8 +1,12 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from events.catalog import event_types
 from events.selectors import events_visible_to
-from events.serializers import EventFilterSerializer, EventSerializer
+from events.serializers import EventFilterSerializer, EventSerializer, EventTypeSerializer
 
 
 @extend_schema_view(
@@ -22,3 +26,13 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
             if "created_after" in filters.validated_data:
                 events = events.filter(created_at__gt=filters.validated_data["created_after"])
         return events
+
+
+class EventTypesView(APIView):
+    """The event catalog: the same schemas as the OpenAPI document's `webhooks` section."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: EventTypeSerializer(many=True)}, summary="Every event type, with its schema")
+    def get(self, request):
+        return Response(event_types())

@@ -163,6 +163,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "petstore.openapi.add_problem_responses",
     ],
+    "WEBHOOKS": "events.catalog.OPENAPI_WEBHOOKS",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "PaymentStatusEnum": "orders.models.PaymentStatus",

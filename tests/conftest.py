@@ -166,3 +166,23 @@ def workers(worker_processes, transactional_db) -> Workers:
     for path in worker_processes.mail_dir.glob("*"):
         path.unlink()
     return worker_processes
+
+
+@pytest.fixture(autouse=True)
+def _events_match_the_catalog(request):
+    """Every event any test leaves behind must validate against its schema in the catalog."""
+    database = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
+    if database is None:
+        yield
+        return
+    request.getfixturevalue(database)  # so that the database outlives this check
+    yield
+    from jsonschema import Draft202012Validator
+
+    from events.catalog import event_types
+    from events.models import Event
+
+    validators = {entry["type"]: Draft202012Validator(entry["schema"]) for entry in event_types()}
+    for event in Event.objects.all():
+        errors = [error.message for error in validators[event.type].iter_errors(event.data)]
+        assert not errors, f"{event.type} {event.id} does not match its schema: {errors}"

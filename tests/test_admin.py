@@ -4,10 +4,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from events.models import Event, EventType
-from events.services import publish
+from events.models import Event
 from orders import services as orders
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
+from webhooks.services import send_test_event
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +28,9 @@ def failed_delivery(customer) -> Delivery:
         event_types=["*"],
         secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     )
-    event = publish(type=EventType.WEBHOOK_TEST, subject_id=endpoint.id, owner=customer.user, data={})
-    return Delivery.objects.create(endpoint=endpoint, event=event, status=DeliveryStatus.FAILED, attempt_count=8)
+    delivery = send_test_event(endpoint=endpoint)
+    Delivery.objects.filter(id=delivery.id).update(status=DeliveryStatus.FAILED, attempt_count=8)
+    return Delivery.objects.get(id=delivery.id)
 
 
 def test_admin_needs_a_staff_login(customer):

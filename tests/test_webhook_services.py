@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from events.models import EventType
-from events.services import publish
+from events.models import Event, EventType
+from orders.services import place_order
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
@@ -19,8 +19,7 @@ def endpoint(customer, httpserver) -> Endpoint:
 
 
 def new_delivery(endpoint: Endpoint) -> Delivery:
-    event = publish(type=EventType.WEBHOOK_TEST, subject_id=endpoint.id, owner=endpoint.owner, data={})
-    return Delivery.objects.create(endpoint=endpoint, event=event, next_attempt_at=timezone.now())
+    return services.send_test_event(endpoint=endpoint)
 
 
 def test_an_endpoint_failing_for_five_days_is_disabled_and_its_owner_told(
@@ -88,12 +87,15 @@ def test_retry_delays_follow_the_schedule_with_jitter(attempts, retry_after, low
         assert low <= delay <= high
 
 
-def test_fan_out_creates_one_delivery_per_subscribed_endpoint_once(customer, make_customer, httpserver):
+def test_fan_out_creates_one_delivery_per_subscribed_endpoint_once(customer, make_customer, httpserver, pet):
     other = make_customer()
     wanted = services.create_endpoint(owner=customer.user, url=httpserver.url_for("/a"), event_types=["order.*"])
     services.create_endpoint(owner=customer.user, url=httpserver.url_for("/b"), event_types=["payment.*"])
     services.create_endpoint(owner=other.user, url=httpserver.url_for("/c"), event_types=["*"])
-    event = publish(type=EventType.ORDER_CREATED, subject_id=wanted.id, owner=customer.user, data={})
+    order = place_order(
+        user=customer.user, items=[{"pet_id": pet.id, "quantity": 1}], payment={"method": "card", "token": "tok_visa"}
+    ).order
+    event = Event.objects.get(subject_id=order.id, type=EventType.ORDER_CREATED)
 
     assert services.fan_out(event=event) == 1
     services.fan_out(event=event)  # dispatched twice by the relay: still one delivery
