@@ -132,7 +132,9 @@ def _replay(*, user: User, key: str, fingerprint: str) -> PlacedOrder | None:
 
 
 def _locked(order_id: uuid.UUID) -> Order:
-    return Order.objects.select_for_update().select_related("user").get(id=order_id)
+    # `of=("self",)`: lock the order row only. Locking the joined user row too would block every
+    # insert that references the user (new orders, events) and deadlock with order placement.
+    return Order.objects.select_for_update(of=("self",)).select_related("user").get(id=order_id)
 
 
 def _quantities(order: Order) -> dict[uuid.UUID, int]:
