@@ -17,7 +17,7 @@ run: $(VENV)/installed
 	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
 test: $(VENV)/installed lint
-	@scripts/ensure-services redis postgres
+	@scripts/ensure-services redis postgres rabbitmq
 	@echo "== Tests on SQLite"
 	$(BIN)/pytest -m "not postgres"
 	@echo "== Tests on PostgreSQL ($(TEST_POSTGRES_URL))"

@@ -20,7 +20,8 @@ def build_order_email(*, order: Order, kind: EmailKind) -> EmailMultiAlternative
         body=render_to_string(f"orders/email/{kind}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.user.email],
-        headers={"X-Petstore-Order": str(order.id)},
+        # The same Message-ID for every copy: a copy resent after a crash shows up as one mail.
+        headers={"X-Petstore-Order": str(order.id), "Message-ID": f"<{order.id}.{kind}@petstore.events>"},
     )
     message.attach_alternative(render_to_string(f"orders/email/{kind}.html", context), "text/html")
     return message

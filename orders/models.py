@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from uuid6 import uuid7
 
 
@@ -72,11 +73,11 @@ class EmailKind(models.TextChoices):
 
 
 class OrderEmail(models.Model):
-    """One row per order and kind, claimed before sending: the mail goes out at most once."""
+    """One row per order and kind, claimed before sending, so that two workers never both send it."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
     kind = models.CharField(max_length=20, choices=EmailKind.choices)
-    claimed_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

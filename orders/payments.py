@@ -40,15 +40,13 @@ class TestGateway:
         self.ledger = caches["default"]
 
     def charge(self, *, amount: Decimal, currency: str, token: str, idempotency_key: str) -> str:
-        charge_key = f"test-gateway:charge:{idempotency_key}"
+        charge_key = self.charge_key(idempotency_key)
         if existing := self.ledger.get(charge_key):
             return existing
         if token == "tok_chargeDeclined":
             raise PaymentDeclined("Your card was declined.")
         if token == "tok_processingError":
-            attempts_key = f"test-gateway:attempts:{idempotency_key}"
-            self.ledger.add(attempts_key, 0, self.LEDGER_TTL)
-            if self.ledger.incr(attempts_key) <= self.TRANSIENT_FAILURES:
+            if self._count(f"test-gateway:attempts:{idempotency_key}") <= self.TRANSIENT_FAILURES:
                 raise PaymentTemporarilyFailed("An error occurred while processing your card.")
         elif token != "tok_visa":
             raise PaymentDeclined(
@@ -58,6 +56,15 @@ class TestGateway:
         if not self.ledger.add(charge_key, charge_id, self.LEDGER_TTL):
             return self.ledger.get(charge_key)  # a concurrent attempt with the same key won
         return charge_id
+
+    @staticmethod
+    def charge_key(idempotency_key: str) -> str:
+        """Where the ledger keeps the one charge made with this key."""
+        return f"test-gateway:charge:{idempotency_key}"
+
+    def _count(self, key: str) -> int:
+        self.ledger.add(key, 0, self.LEDGER_TTL)
+        return self.ledger.incr(key)
 
     def refund(self, *, charge_id: str, idempotency_key: str) -> str:
         refund_key = f"test-gateway:refund:{idempotency_key}"

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -215,12 +216,22 @@ def commit_stock(*, order_id: uuid.UUID) -> Order:
 
 
 def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
-    """Send the order's mail of this kind, at most once: the claim is committed before sending."""
+    """Send the order's mail of this kind once.
+
+    The send is claimed in the database first, so concurrent tasks never both send. A claim
+    left unsent for ORDER_RESUME_AFTER (its worker died mid-send) may be taken again; the mail's
+    Message-ID is fixed per order and kind, so if the first copy did go out, mail clients show
+    the two as one.
+    """
+    now = timezone.now()
     with transaction.atomic():
         order = _locked(order_id)
-        claim, claimed = OrderEmail.objects.get_or_create(order=order, kind=kind)
-    if not claimed:
-        return
+        claim, created = OrderEmail.objects.get_or_create(order=order, kind=kind)
+        if claim.sent_at or (not created and claim.claimed_at > now - settings.ORDER_RESUME_AFTER):
+            return
+        if not created:
+            claim.claimed_at = now
+            claim.save(update_fields=["claimed_at"])
     if order.user.email:
         try:
             build_order_email(order=order, kind=kind).send()
@@ -299,6 +310,47 @@ def cancel_unpaid_orders() -> int:
                 _cancel(order, reason=CancelReason.PAYMENT_TIMEOUT)
                 cancelled += 1
     return cancelled
+
+
+def resume_stalled_orders() -> int:
+    """Queue again the next step of every order that stopped moving mid-way.
+
+    Each step is idempotent, so an order that was merely slow is not harmed; one whose task the
+    broker lost (a restart without persistence) moves on. Orders untouched for a day are left to
+    staff.
+    """
+    from orders import tasks
+
+    now = timezone.now()
+    stalled = Order.objects.filter(
+        updated_at__lt=now - settings.ORDER_RESUME_AFTER, updated_at__gte=now - timedelta(days=1)
+    ).prefetch_related("emails")
+    resumed = 0
+    for order in stalled.exclude(status=OrderStatus.DELIVERED, completed_at__isnull=False):
+        order_id = str(order.id)
+        claimed = {
+            email.kind
+            for email in order.emails.all()
+            if email.sent_at or email.claimed_at > now - settings.ORDER_RESUME_AFTER
+        }
+        steps = []
+        if order.status == OrderStatus.PLACED and order.payment_status == PaymentStatus.PENDING:
+            steps.append((tasks.charge_payment, order_id))
+        if order.status in (OrderStatus.APPROVED, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+            if not order.stock_committed_at:
+                steps.append((tasks.commit_stock, order_id))
+            if EmailKind.CONFIRMATION not in claimed:
+                steps.append((tasks.send_order_email, order_id, EmailKind.CONFIRMATION))
+        if order.status == OrderStatus.CANCELLED and EmailKind.CANCELLATION not in claimed:
+            steps.append((tasks.send_order_email, order_id, EmailKind.CANCELLATION))
+        if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) and EmailKind.SHIPPING not in claimed:
+            steps.append((tasks.send_order_email, order_id, EmailKind.SHIPPING))
+        for task, *args in steps:
+            task.delay(*args)
+        resumed += bool(steps)
+    if resumed:
+        logger.info("resumed %d stalled orders", resumed)
+    return resumed
 
 
 def prune_idempotency_keys() -> int:

@@ -33,6 +33,11 @@ def cancel_unpaid_orders() -> int:
     return services.cancel_unpaid_orders()
 
 
+@shared_task(name="orders.resume_stalled_orders")
+def resume_stalled_orders() -> int:
+    return services.resume_stalled_orders()
+
+
 @shared_task(name="orders.prune_idempotency_keys")
 def prune_idempotency_keys() -> int:
     return services.prune_idempotency_keys()

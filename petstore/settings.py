@@ -173,6 +173,9 @@ SPECTACULAR_SETTINGS = {
 # --- Orders and payments ----------------------------------------------------------------
 PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", "orders.payments.TestGateway")
 ORDER_PAYMENT_TIMEOUT = timedelta(seconds=int(env("ORDER_PAYMENT_TIMEOUT", "900")))
+# An order whose processing has not moved for this long has its next step queued again, in case
+# the broker lost the task (a Redis restart without persistence, say).
+ORDER_RESUME_AFTER = timedelta(seconds=int(env("ORDER_RESUME_AFTER", "120")))
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 # --- Events -----------------------------------------------------------------------------
@@ -189,6 +192,9 @@ WEBHOOK_TIMEOUT = float(env("WEBHOOK_TIMEOUT", "10"))
 WEBHOOK_DISABLE_AFTER = timedelta(seconds=int(env("WEBHOOK_DISABLE_AFTER", str(5 * 24 * 3600))))
 WEBHOOK_ATTEMPT_RETENTION = timedelta(days=int(env("WEBHOOK_ATTEMPT_RETENTION_DAYS", "30")))
 WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
+# A delivery handed to the queue is not handed again for this long: enough for it to be picked
+# up and sent, short enough that one lost with its worker or the broker is resent soon.
+WEBHOOK_REQUEUE_AFTER = timedelta(seconds=int(env("WEBHOOK_REQUEUE_AFTER", "60")))
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -214,7 +220,10 @@ CELERY_WORKER_CONCURRENCY = int(env("CELERY_WORKER_CONCURRENCY", "16"))
 # outlast the longest task and the longest countdown (payment retries stay under a minute;
 # webhook retries wait in the database, not in the broker), and be short enough that a task
 # of a killed worker is picked up again within minutes.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "socket_connect_timeout": 2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "300")),
+    "socket_connect_timeout": 2,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing after commit must not hang a request while the broker is down: the outbox relay
 # sends what could not be published.
@@ -232,6 +241,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # anyone creating them by hand, and staff can see and pause them in the admin.
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox-events": {"task": "events.relay_undispatched_events", "schedule": 10.0},
+    "resume-stalled-orders": {"task": "orders.resume_stalled_orders", "schedule": 30.0},
     "cancel-unpaid-orders": {"task": "orders.cancel_unpaid_orders", "schedule": 60.0},
     "prune-idempotency-keys": {"task": "orders.prune_idempotency_keys", "schedule": 3600.0},
     "send-due-webhook-deliveries": {"task": "webhooks.enqueue_due_deliveries", "schedule": 2.0},

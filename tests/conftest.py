@@ -20,15 +20,18 @@ from inventory.services import create_pet
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def eventually(check: Callable[[], object], *, timeout: float = 20, message: str = "condition") -> object:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+def eventually(
+    check: Callable[[], object], *, timeout: float = 20, message: str | Callable[[], str] = "condition"
+) -> object:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds, saying
+    `message` (or what `message()` returns then)."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {message}")
+            pytest.fail(f"timed out after {timeout} s waiting for {message() if callable(message) else message}")
         time.sleep(0.1)
 
 

@@ -9,7 +9,7 @@ from django.db import DatabaseError
 from events.models import Event, EventType
 from inventory.services import OutOfStock, UnknownPet, create_pet
 from orders import services
-from orders.models import CancelReason, EmailKind, IdempotencyKey, Order, OrderStatus, PaymentStatus
+from orders.models import CancelReason, EmailKind, IdempotencyKey, Order, OrderEmail, OrderStatus, PaymentStatus
 from orders.payments import PaymentTemporarilyFailed
 from petstore.errors import InvalidTransition
 
@@ -255,3 +255,41 @@ def test_unpaid_orders_are_cancelled_after_the_timeout(customer, pet, settings):
     recent.refresh_from_db()
     assert (old.status, old.cancel_reason) == (OrderStatus.CANCELLED, CancelReason.PAYMENT_TIMEOUT)
     assert recent.status == OrderStatus.PLACED
+
+
+def test_stalled_orders_get_their_next_step_queued_again(customer, pet, settings):
+    placed = place(customer.user, pet)
+    approved = place(customer.user, pet)
+    services.capture_payment(order_id=approved.id)
+    long_ago = placed.created_at - settings.ORDER_RESUME_AFTER * 2
+    Order.objects.update(updated_at=long_ago)
+
+    with (
+        mock.patch("orders.tasks.charge_payment.delay") as charge,
+        mock.patch("orders.tasks.commit_stock.delay") as commit,
+        mock.patch("orders.tasks.send_order_email.delay") as mail,
+    ):
+        assert services.resume_stalled_orders() == 2
+
+    charge.assert_called_once_with(str(placed.id))
+    commit.assert_called_once_with(str(approved.id))
+    mail.assert_called_once_with(str(approved.id), EmailKind.CONFIRMATION)
+
+
+def test_an_email_claim_left_unsent_by_a_dead_worker_is_taken_again(customer, pet, settings, mailoutbox):
+    order = place(customer.user, pet)
+    stale = order.created_at - settings.ORDER_RESUME_AFTER * 2
+    OrderEmail.objects.create(order=order, kind=EmailKind.CONFIRMATION, claimed_at=stale)
+
+    services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+    services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].extra_headers["Message-ID"] == f"<{order.id}.confirmation@petstore.events>"
+
+
+def test_a_fresh_email_claim_is_left_to_its_worker(customer, pet, mailoutbox):
+    order = place(customer.user, pet)
+    OrderEmail.objects.create(order=order, kind=EmailKind.CONFIRMATION)
+    services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+    assert mailoutbox == []

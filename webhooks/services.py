@@ -28,9 +28,6 @@ from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 logger = logging.getLogger(__name__)
 
-# A delivery handed to the queue is not handed again for this long: enough for it to be picked
-# up and sent, short enough that one lost with its worker is resent soon.
-REQUEUE_AFTER = timedelta(seconds=60)
 JITTER = 0.1
 
 
@@ -97,7 +94,7 @@ def send_test_event(*, endpoint: Endpoint) -> Delivery:
         owner=endpoint.owner,
         data={"endpoint_id": str(endpoint.id), "message": "A test event from Petstore Events."},
     )
-    delivery = Delivery.objects.create(endpoint=endpoint, event=event, next_attempt_at=timezone.now() + REQUEUE_AFTER)
+    delivery = Delivery.objects.create(endpoint=endpoint, event=event, next_attempt_at=_requeue_deadline())
     _enqueue_after_commit([delivery.id])
     return delivery
 
@@ -124,10 +121,7 @@ def fan_out(*, event: Event) -> int:
         return 0
     with transaction.atomic():
         Delivery.objects.bulk_create(
-            [
-                Delivery(endpoint=endpoint, event=event, next_attempt_at=timezone.now() + REQUEUE_AFTER)
-                for endpoint in endpoints
-            ],
+            [Delivery(endpoint=endpoint, event=event, next_attempt_at=_requeue_deadline()) for endpoint in endpoints],
             ignore_conflicts=True,
         )
         delivery_ids = list(
@@ -148,9 +142,14 @@ def enqueue_due_deliveries(*, limit: int = 2000) -> int:
             .order_by("next_attempt_at")
             .values_list("id", flat=True)[:limit]
         )
-        Delivery.objects.filter(id__in=due).update(next_attempt_at=now + REQUEUE_AFTER)
+        Delivery.objects.filter(id__in=due).update(next_attempt_at=_requeue_deadline())
         _enqueue_after_commit(due)
     return len(due)
+
+
+def _requeue_deadline():
+    """Until then a queued delivery is not queued again (WEBHOOK_REQUEUE_AFTER)."""
+    return timezone.now() + settings.WEBHOOK_REQUEUE_AFTER
 
 
 def _enqueue_after_commit(delivery_ids: Iterable[uuid.UUID]) -> None:
@@ -291,7 +290,7 @@ def restart_deliveries(deliveries: QuerySet[Delivery]) -> int:
             status=DeliveryStatus.PENDING,
             scheduled_attempts=0,
             sending_until=None,
-            next_attempt_at=timezone.now() + REQUEUE_AFTER,
+            next_attempt_at=_requeue_deadline(),
             updated_at=timezone.now(),
         )
         _enqueue_after_commit(ids)

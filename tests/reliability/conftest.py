@@ -1,0 +1,43 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+
+@dataclass
+class Figures:
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, scenario: str, *, orders: int, faults: int, lost: int, duplicates: int, drain: float) -> None:
+        self.rows.append(
+            {
+                "scenario": scenario,
+                "orders": orders,
+                "faults": faults,
+                "lost": lost,
+                "duplicates": duplicates,
+                "drain": f"{drain:.1f} s",
+            }
+        )
+
+    def table(self) -> str:
+        header = "| scenario | orders | faults injected | lost | duplicate deliveries | time to drain |"
+        lines = [header, "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [
+            f"| {r['scenario']} | {r['orders']} | {r['faults']} | {r['lost']} | {r['duplicates']} | {r['drain']} |"
+            for r in self.rows
+        ]
+        return "\n".join(lines)
+
+
+_figures = Figures()
+
+
+@pytest.fixture(scope="session")
+def figures() -> Figures:
+    return _figures
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _figures.rows:
+        terminalreporter.section("reliability figures")
+        terminalreporter.write_line(_figures.table())
