@@ -2,6 +2,7 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -50,3 +51,44 @@ def test_fifty_buyers_for_five_units_make_exactly_five_orders(make_customer, pet
     assert Order.objects.count() == 5
     pet.refresh_from_db()
     assert (pet.stock, pet.reserved) == (0, 5)
+
+
+def pay_or_cancel(index: int, *, order_id) -> None:
+    from orders import services
+
+    (services.capture_payment, services.cancel_order)[index](order_id=order_id)
+
+
+def test_a_concurrent_cancel_and_payment_never_both_win(customer, pet):
+    from orders import services
+
+    Pet.objects.filter(id=pet.id).update(stock=100)
+    for _ in range(20):
+        order = services.place_order(
+            user=customer.user,
+            items=[{"pet_id": pet.id, "quantity": 1}],
+            payment={"method": "card", "token": "tok_visa"},
+        ).order
+        run_at_once(2, partial(pay_or_cancel, order_id=order.id))
+        order.refresh_from_db()
+        if order.status == "cancelled":
+            assert order.payment_status in ("pending", "refunded")  # never charged and kept
+        else:
+            assert (order.status, order.payment_status) == ("approved", "succeeded")
+    pet.refresh_from_db()
+    still_held = Order.objects.exclude(status="cancelled").count()
+    assert (pet.stock, pet.reserved) == (100 - still_held, still_held)
+
+
+def test_concurrent_retries_of_one_delivery_send_it_once(customer, httpserver):
+    from webhooks import services
+    from webhooks.models import Delivery
+
+    httpserver.expect_request("/hook").respond_with_data(status=204)
+    endpoint = services.create_endpoint(owner=customer.user, url=httpserver.url_for("/hook"), event_types=["*"])
+    delivery = services.send_test_event(endpoint=endpoint)
+
+    run_at_once(10, lambda index: services.attempt_delivery(delivery_id=delivery.id))
+
+    assert len(httpserver.log) == 1
+    assert Delivery.objects.get(id=delivery.id).attempt_count == 1
