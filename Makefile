@@ -14,10 +14,11 @@ run: $(VENV)/installed
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py load_demo_pets
 	@echo "API on http://127.0.0.1:8000/v1/ (docs /v1/docs, admin /admin/). Webhooks to local URLs are allowed (WEBHOOKS_ALLOW_PRIVATE_TARGETS=$(WEBHOOKS_ALLOW_PRIVATE_TARGETS)). Ctrl-C stops all."
-	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	@rm -rf .prometheus && mkdir .prometheus
+	@PATH="$(CURDIR)/$(BIN):$$PATH" PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/.prometheus" LOG_FORMAT=text $(BIN)/honcho start
 
 test: $(VENV)/installed lint
-	@scripts/ensure-services redis postgres rabbitmq
+	@scripts/ensure-services redis postgres rabbitmq chromium
 	@echo "== Tests on SQLite"
 	$(BIN)/pytest -m "not postgres"
 	@echo "== Tests on PostgreSQL ($(TEST_POSTGRES_URL))"

@@ -51,6 +51,11 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
 
+    @property
+    def order_id(self):
+        """The order this event is about, for order.* and payment.* events."""
+        return self.subject_id if self.type.split(".", 1)[0] in ("order", "payment") else None
+
     def envelope(self) -> dict:
         """The event as API clients and webhook receivers see it."""
         return {

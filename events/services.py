@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from events.models import Event, EventType
 from events.signals import event_published
+from petstore import log_context
+from petstore.metrics import EVENTS_PUBLISHED
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +39,11 @@ def dispatch(*, event_id: uuid.UUID) -> None:
     event = Event.objects.filter(id=event_id).select_related("owner").first()
     if event is None:
         return  # its transaction rolled back after all
+    log_context.bind(event_id=event.id, order_id=event.order_id)
     event_published.send(sender=Event, event=event)
-    Event.objects.filter(id=event.id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    if Event.objects.filter(id=event.id, dispatched_at__isnull=True).update(dispatched_at=timezone.now()):
+        EVENTS_PUBLISHED.labels(event.type).inc()
+        logger.info("%s dispatched", event.type)
 
 
 def relay_undispatched(*, limit: int = 1000) -> int:

@@ -46,9 +46,13 @@ class OrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # orders are placed through the API, which reserves stock and records events
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # an order changes through its services (API), which record its events
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Events")
+    @admin.display(description="Events and their webhook deliveries")
     def timeline(self, order: Order) -> str:
-        return render_to_string("admin/orders/timeline.html", {"events": order_timeline(order)})
+        events = order_timeline(order).prefetch_related("deliveries__endpoint", "deliveries__attempts")
+        return render_to_string("admin/orders/timeline.html", {"events": events})

@@ -63,7 +63,7 @@ class OrderItem(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.pet_id}"
+        return f"{self.quantity} × {self.pet.name}"
 
 
 class EmailKind(models.TextChoices):
@@ -84,7 +84,7 @@ class OrderEmail(models.Model):
         constraints = [models.UniqueConstraint(fields=["order", "kind"], name="one_email_per_order_and_kind")]
 
     def __str__(self) -> str:
-        return f"{self.kind} e-mail for {self.order_id}"
+        return self.get_kind_display()
 
 
 class IdempotencyKey(models.Model):

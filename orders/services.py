@@ -34,6 +34,7 @@ from orders.models import (
 )
 from orders.payments import PaymentDeclined, get_gateway
 from orders.serializers import OrderSerializer, PaymentSerializer
+from petstore import log_context
 from petstore.errors import DomainError, InvalidTransition
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency
             event = publish(
                 type=EventType.ORDER_CREATED, subject_id=order.id, owner=user, data={"order": represent(order)}
             )
+        log_context.bind(order_id=order.id)
+        logger.info("order placed: %s %s", order.total, order.currency)
     except IntegrityError:
         # Another request with the same key committed first: answer as it did.
         if idempotency_key and (replay := _replay(user=user, key=idempotency_key, fingerprint=fingerprint)):
@@ -133,6 +136,7 @@ def _replay(*, user: User, key: str, fingerprint: str) -> PlacedOrder | None:
 
 
 def _locked(order_id: uuid.UUID) -> Order:
+    log_context.bind(order_id=order_id)
     # `of=("self",)`: lock the order row only. Locking the joined user row too would block every
     # insert that references the user (new orders, events) and deadlock with order placement.
     return Order.objects.select_for_update(of=("self",)).select_related("user").get(id=order_id)
@@ -196,6 +200,7 @@ def capture_payment(*, order_id: uuid.UUID) -> Order:
             _publish_payment_event(order, EventType.PAYMENT_FAILED)
             _cancel(order, reason=CancelReason.PAYMENT_FAILED)
             return order
+        logger.info("payment captured: %s", order.charge_id)
         order.payment_status = PaymentStatus.SUCCEEDED
         _transition(order, OrderStatus.APPROVED)
         _publish_payment_event(order, EventType.PAYMENT_SUCCEEDED)
@@ -211,6 +216,7 @@ def commit_stock(*, order_id: uuid.UUID) -> Order:
         inventory.commit(quantities=_quantities(order))
         order.stock_committed_at = timezone.now()
         order.save()
+        logger.info("stock committed")
         _complete_if_done(order)
         return order
 
@@ -241,6 +247,7 @@ def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
     with transaction.atomic():
         order = _locked(order_id)
         OrderEmail.objects.filter(id=claim.id).update(sent_at=timezone.now())
+        logger.info("%s e-mail sent", kind)
         _complete_if_done(order)
 
 
@@ -253,6 +260,7 @@ def _complete_if_done(order: Order) -> None:
         return
     order.completed_at = timezone.now()
     order.save()
+    logger.info("order completed")
     _publish_order_event(order, EventType.ORDER_COMPLETED)
 
 
@@ -277,6 +285,7 @@ def _cancel(order: Order, *, reason: CancelReason) -> None:
         order.save()
         _publish_payment_event(order, EventType.PAYMENT_REFUNDED)
     inventory.release(quantities=_quantities(order), committed=order.stock_committed_at is not None)
+    logger.info("order cancelled: %s", reason)
     _publish_order_event(order, EventType.ORDER_CANCELLED)
 
 

@@ -28,7 +28,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "petstore.apps.PetstoreAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "petstore.log_context.RequestIdMiddleware",
+    "petstore.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -196,6 +198,11 @@ WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
 # up and sent, short enough that one lost with its worker or the broker is resent soon.
 WEBHOOK_REQUEUE_AFTER = timedelta(seconds=int(env("WEBHOOK_REQUEUE_AFTER", "60")))
 
+# --- Metrics ----------------------------------------------------------------------------
+# GET /metrics answers a bearer METRICS_TOKEN if one is set, else only these client networks.
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_IGNORE_RESULT = True
@@ -214,6 +221,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # slots in one process: a receiver hanging until its timeout holds one thread, not the worker.
 # Hard and soft time limits are enforced by the prefork pool only (`-P prefork`); under threads
 # every wait has its own timeout (WEBHOOK_TIMEOUT, database and broker socket timeouts).
+# Workers log through the LOGGING above, with the same context fields.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", "threads")
 CELERY_WORKER_CONCURRENCY = int(env("CELERY_WORKER_CONCURRENCY", "16"))
 # With Redis an unacknowledged task returns to the queue after the visibility timeout. It must
@@ -248,10 +257,26 @@ CELERY_BEAT_SCHEDULE = {
     "prune-webhook-attempts": {"task": "webhooks.prune_attempts", "schedule": 3600.0},
 }
 
+# JSON lines in production; LOG_FORMAT=text for people (the run command sets it).
+LOG_FORMAT = env("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "petstore.log_context.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(order_id)s %(event_id)s "
+            "%(delivery_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s "
+            "[request=%(request_id)s order=%(order_id)s event=%(event_id)s delivery=%(delivery_id)s]",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }

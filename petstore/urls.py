@@ -8,6 +8,7 @@ from events.views import EventTypesView, EventViewSet
 from inventory.views import InventoryView, PetViewSet
 from orders.views import OrderViewSet
 from petstore import health
+from petstore.metrics import metrics_view
 from webhooks.views import EndpointViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -31,6 +32,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("metrics", metrics_view),
 ]
 
 handler400 = "petstore.problems.bad_request"

@@ -2,12 +2,15 @@
 schedule. The worker processes that tests start read the same module."""
 
 import os
+import tempfile
 
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 os.environ.setdefault("WEBHOOK_TIMEOUT", "3")
+# Metrics of the test process and of the workers it starts meet here, as in production.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="petstore-metrics-"))
 
 from petstore.settings import *  # noqa: F403
 from petstore.settings import BASE_DIR, DATABASES

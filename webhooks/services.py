@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from events.models import Event, EventType
 from events.services import publish
+from petstore import log_context, metrics
 from webhooks import signing, transport
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
@@ -180,6 +181,7 @@ def attempt_delivery(*, delivery_id: uuid.UUID) -> Attempt | None:
     if not claimed:
         return None
     delivery = Delivery.objects.select_related("endpoint", "event").get(id=delivery_id)
+    log_context.bind(delivery_id=delivery.id, event_id=delivery.event_id, order_id=delivery.event.order_id)
     endpoint = delivery.endpoint
     if not endpoint.is_active:
         Delivery.objects.filter(id=delivery.id).update(
@@ -243,7 +245,25 @@ def _record_attempt(*, delivery: Delivery, response: transport.Response, attempt
             "updated_at",
         ]
     )
+    _observe(delivery, response, now)
+    logger.info(
+        "%s to %s: %s in %d ms, delivery %s",
+        delivery.event.type,
+        endpoint.url,
+        response.status or response.error,
+        response.duration_ms,
+        delivery.status,
+    )
     return attempt
+
+
+def _observe(delivery: Delivery, response: transport.Response, now: datetime) -> None:
+    metrics.DELIVERY_ATTEMPTS.labels("success" if response.succeeded else "failure").inc()
+    if delivery.status != DeliveryStatus.PENDING:
+        metrics.DELIVERIES.labels(delivery.status).inc()
+        metrics.ATTEMPTS_PER_DELIVERY.observe(delivery.attempt_count)
+    if response.succeeded:
+        metrics.DELIVERY_LATENCY.observe((now - delivery.event.created_at).total_seconds())
 
 
 def next_retry_delay(*, scheduled_attempts: int, retry_after: float | None = None) -> float | None:

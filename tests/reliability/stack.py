@@ -42,6 +42,8 @@ class Stack:
         self.workers: list[subprocess.Popen] = []
         self.beat: subprocess.Popen | None = None
         self.started_workers = 0
+        self.unexpected_exits = 0
+        self._supervising = threading.Event()
 
     # --- processes -----------------------------------------------------------------------
 
@@ -82,7 +84,17 @@ class Stack:
             ],
         )
         eventually(self._web_answers, timeout=30, message="gunicorn to answer")
+        threading.Thread(target=self._supervise, daemon=True).start()
         return self
+
+    def _supervise(self) -> None:
+        """Restart a worker that exits on its own, as systemd or Kubernetes would: when Redis goes
+        away, kombu can end a worker with an "Unrecoverable error" instead of reconnecting."""
+        while not self._supervising.wait(0.5):
+            for index, worker in enumerate(self.workers):
+                if worker.poll() is not None and not self._supervising.is_set():
+                    self.unexpected_exits += 1
+                    self.workers[index] = self.start_worker()
 
     def start_redis(self) -> None:
         self.redis = subprocess.Popen(
@@ -124,12 +136,14 @@ class Stack:
         return worker
 
     def signal_worker(self, index: int, signum: int) -> None:
+        """Send a worker a signal, wait for it to exit and start another in its place."""
         worker = self.workers[index]
+        self.workers[index] = self.start_worker()
         worker.send_signal(signum)
         worker.wait(timeout=60)
-        self.workers[index] = self.start_worker()
 
     def stop(self) -> None:
+        self._supervising.set()
         for process in [self.beat, self.web, *self.workers]:
             if process is not None and process.poll() is None:
                 stop_process(process)

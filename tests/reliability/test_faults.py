@@ -164,6 +164,7 @@ def test_killed_workers_lose_nothing(make_stack, make_customer, receivers, figur
         lost=run.lost(),
         duplicates=run.duplicates(),
         drain=drain,
+        stack=stack,
     )
 
 
@@ -180,7 +181,13 @@ def test_a_gracefully_stopped_worker_finishes_its_tasks(make_stack, make_custome
 
     run.assert_charged_once_each()
     figures.add(
-        "worker SIGTERM", orders=len(run.order_ids), faults=1, lost=run.lost(), duplicates=run.duplicates(), drain=drain
+        "worker SIGTERM",
+        orders=len(run.order_ids),
+        faults=1,
+        lost=run.lost(),
+        duplicates=run.duplicates(),
+        drain=drain,
+        stack=stack,
     )
 
 
@@ -201,7 +208,13 @@ def test_a_broker_outage_loses_nothing_even_when_redis_comes_back_empty(make_sta
     # The test gateway's ledger lived in that Redis, so only the orders can tell: each was paid.
     assert Order.objects.filter(id__in=run.order_ids, status="approved").count() == 100
     figures.add(
-        "Redis down 15 s, back empty", orders=100, faults=1, lost=run.lost(), duplicates=run.duplicates(), drain=drain
+        "Redis down 15 s, back empty",
+        orders=100,
+        faults=1,
+        lost=run.lost(),
+        duplicates=run.duplicates(),
+        drain=drain,
+        stack=stack,
     )
 
 
@@ -243,6 +256,7 @@ def test_receivers_that_fail_for_a_while_or_for_good_get_everything(make_stack, 
         lost=run.lost(),
         duplicates=run.duplicates(),
         drain=drain,
+        stack=stack,
     )
 
 
@@ -256,7 +270,9 @@ def test_rabbitmq_as_the_broker(make_stack, make_customer, receivers, figures):
     drain = run.drain(timeout=120)
 
     run.assert_charged_once_each()
-    figures.add("RabbitMQ broker", orders=50, faults=0, lost=run.lost(), duplicates=run.duplicates(), drain=drain)
+    figures.add(
+        "RabbitMQ broker", orders=50, faults=0, lost=run.lost(), duplicates=run.duplicates(), drain=drain, stack=stack
+    )
 
 
 def test_two_hundred_buyers_over_http_for_ten_units(make_stack, make_customer, receivers):
