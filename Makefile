@@ -1,11 +1,11 @@
-# The two commands of the README: `make run` and `make test`.
+# The two commands of the README, `make run` and `make test`; and `make bench`.
 VENV := .venv
 BIN := $(VENV)/bin
 export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
 # The test suite runs twice: on the default SQLite database, then on PostgreSQL.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/petstore
 
-.PHONY: run test lint
+.PHONY: run test lint bench
 
 run: $(VENV)/installed
 	@scripts/ensure-services redis
@@ -28,6 +28,10 @@ test: $(VENV)/installed lint
 	else \
 		echo "PostgreSQL does not answer at $(TEST_POSTGRES_URL): the PostgreSQL pass is SKIPPED (set TEST_POSTGRES_URL)."; \
 	fi
+
+bench: $(VENV)/installed
+	@scripts/ensure-services redis postgres wrk
+	$(BIN)/python -m bench.run
 
 lint: $(VENV)/installed
 	$(BIN)/ruff check .

@@ -3,28 +3,17 @@ from django.template.loader import render_to_string
 
 from orders.models import Order, OrderEmail, OrderItem
 from orders.selectors import order_timeline
+from petstore.admin_site import ReadOnlyTabularInline
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(ReadOnlyTabularInline):
     model = OrderItem
     fields = ["pet", "quantity", "unit_price"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class OrderEmailInline(admin.TabularInline):
+class OrderEmailInline(ReadOnlyTabularInline):
     model = OrderEmail
     fields = ["kind", "claimed_at", "sent_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Order)

@@ -11,3 +11,16 @@ class PetstoreAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         return super().index(request, {"dashboard": dashboard_figures(), **(extra_context or {})})
+
+
+class ReadOnlyTabularInline(admin.TabularInline):
+    """Rows that services write (items, e-mails, attempts): shown, never edited here."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "orders",
     "webhooks",
 ]
+if env_flag("BENCH"):
+    INSTALLED_APPS.append("bench")  # the benchmarks' baseline endpoint, never in production
 
 MIDDLEWARE = [
     "petstore.log_context.RequestIdMiddleware",

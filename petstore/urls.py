@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -34,6 +35,9 @@ urlpatterns = [
     path("readyz", health.readyz),
     path("metrics", metrics_view),
 ]
+
+if apps.is_installed("bench"):
+    urlpatterns.append(path("bench/", include("bench.urls")))
 
 handler400 = "petstore.problems.bad_request"
 handler403 = "petstore.problems.permission_denied"

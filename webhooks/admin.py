@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from petstore.admin_site import ReadOnlyTabularInline
 from webhooks import services, signing
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, FailedDelivery
 
@@ -81,15 +82,9 @@ class EndpointAdmin(admin.ModelAdmin):
         self.message_user(request, f"Queued a test event to {len(endpoints)} endpoint(s).", messages.SUCCESS)
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyTabularInline):
     model = Attempt
     fields = ["attempted_at", "response_status", "duration_ms", "error", "response_body"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class DeliveryAdminBase(admin.ModelAdmin):

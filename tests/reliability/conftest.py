@@ -7,7 +7,9 @@ import pytest
 class Figures:
     rows: list[dict] = field(default_factory=list)
 
-    def add(self, scenario: str, *, orders: int, faults: int, lost: int, duplicates: int, drain: float) -> None:
+    def add(self, scenario: str, *, orders: int, faults: int, lost: int, duplicates: int, drain: float, stack) -> None:
+        if stack.unexpected_exits:
+            scenario += f" ({stack.unexpected_exits} worker exit(s) restarted by the supervisor)"
         self.rows.append(
             {
                 "scenario": scenario,

@@ -1,0 +1,425 @@
+"""`make bench`: every scenario against the real stack (gunicorn, Celery worker and beat,
+PostgreSQL, Redis) on this machine, each beside a baseline measured in the same run.
+
+Prints one table: scenario, our figure, the baseline, the ratio, the target, pass or fail.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/petstore_bench")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+WEB, RECEIVER = "http://127.0.0.1:8100", "http://127.0.0.1:8101"
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "petstore.settings",
+    "BENCH": "1",
+    "DATABASE_URL": DATABASE_URL,
+    "CELERY_BROKER_URL": f"{REDIS}/10",
+    "CACHE_URL": f"{REDIS}/11",
+    "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "1",
+    "API_RATE_LIMIT": "1000000/min",
+    "LOG_LEVEL": "WARNING",
+    # Orders of the API-only scenario (P1) are never processed; no sweep should pick them up later.
+    "ORDER_RESUME_AFTER": "86400",
+    "OUTBOX_RELAY_AFTER": "86400",
+}
+LOGS = ROOT / "artifacts" / "bench"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+class Stack:
+    def __init__(self):
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def spawn(self, name: str, *args: str) -> None:
+        log = (LOGS / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_web(self) -> None:
+        self.spawn(
+            "web",
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "petstore.wsgi",
+            "--bind",
+            "127.0.0.1:8100",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+        )
+        wait_for(lambda: requests.get(f"{WEB}/healthz", timeout=1).ok)
+
+    def start_worker(self) -> None:
+        self.spawn(
+            "worker",
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "petstore",
+            "worker",
+            "-l",
+            "WARNING",
+            "--without-mingle",
+            "--without-gossip",
+        )
+        wait_for(lambda: b"ready" in (LOGS / "worker.log").read_bytes() or self._worker_ready())
+
+    def _worker_ready(self) -> bool:
+        from celery import Celery
+
+        app = Celery(broker=ENV["CELERY_BROKER_URL"])
+        return bool(app.control.ping(timeout=0.5))
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process:
+            process.terminate()
+            process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def rss_mb(self, name: str) -> float:
+        """Resident memory of a process and its children (gunicorn's workers), the largest one."""
+        pid = self.processes[name].pid
+        pids = [
+            pid,
+            *map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()),
+        ]
+        return max(_rss_kb(one) for one in pids) / 1024
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait_for(check, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(0.2)
+    raise SystemExit("bench: a process did not start; see artifacts/bench/*.log")
+
+
+def manage(*args: str) -> str:
+    return subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=ENV, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def django_shell(code: str) -> str:
+    return manage("shell", "-c", code)
+
+
+def fresh_database() -> None:
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    with psycopg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    manage("migrate", "--noinput")
+    for database in (10, 11):
+        redis.Redis.from_url(f"{REDIS}/{database}").flushdb()
+
+
+def forget_unprocessed_orders() -> None:
+    """P1 measured the API alone: drop the work it queued, so later scenarios measure their own."""
+    redis.Redis.from_url(ENV["CELERY_BROKER_URL"]).flushdb()
+    django_shell(
+        "from django.utils import timezone; from events.models import Event; "
+        "Event.objects.filter(dispatched_at__isnull=True).update(dispatched_at=timezone.now())"
+    )
+
+
+def wrk(url: str, body: dict, headers: dict, seconds: int = 10, connections: int = 16) -> float:
+    """Requests per second from wrk, a load generator in another process."""
+    script = LOGS / "post.lua"
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}"]
+    lines += [f'wrk.headers["{key}"] = "{value}"' for key, value in headers.items()]
+    script.write_text("\n".join(lines) + "\n")
+    output = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (LOGS / f"wrk-{url.rsplit('/', 1)[1]}.txt").write_text(output)
+    non_2xx = next((line for line in output.splitlines() if "Non-2xx" in line), None)
+    if non_2xx:
+        raise SystemExit(f"bench: wrk saw errors at {url}: {non_2xx}")
+    return float(next(line for line in output.splitlines() if line.startswith("Requests/sec")).split()[1])
+
+
+def paced(rate: float, seconds: float, send) -> list[tuple[float, float, object]]:
+    """Call `send()` `rate` times a second for `seconds` (open loop); (start, end, result) each."""
+    results = []
+    started = time.monotonic()
+    with ThreadPoolExecutor(64) as pool:
+        for index in range(int(rate * seconds)):
+            delay = started + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(lambda: results.append((time.time(), send(), time.time())))
+    return [(begin, end, result) for begin, result, end in results]
+
+
+class Bench:
+    def __init__(self):
+        self.rows: list[tuple] = []
+        self.stack = Stack()
+        self.session = requests.Session()
+
+    def row(self, scenario: str, ours: float, unit: str, baseline: float | None, target: str, passed: bool) -> None:
+        ratio = f"{ours / baseline:.2f}" if baseline else "—"
+        base = f"{baseline:,.1f} {unit}" if baseline else "—"
+        self.rows.append((scenario, f"{ours:,.1f} {unit}", base, ratio, target, "pass" if passed else "FAIL"))
+        print(f"  {scenario}: {ours:,.1f} {unit}", flush=True)
+
+    def setup(self) -> None:
+        key = manage("create_api_key", "bench", "--create-user", "--staff").strip().splitlines()[-1]
+        self.auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self.session.headers.update(self.auth)
+        self.pet_id = self.session.post(
+            f"{WEB}/v1/pets", json={"name": "Bench fish", "species": "fish", "price": "1.00", "stock": 1_000_000}
+        ).json()["id"]
+        self.order = {
+            "items": [{"pet_id": self.pet_id, "quantity": 1}],
+            "payment": {"method": "card", "token": "tok_visa"},
+        }
+
+    def subscribe(self, path: str, count: int = 1) -> None:
+        for _ in range(count):
+            response = self.session.post(
+                f"{WEB}/v1/webhooks", json={"url": f"{RECEIVER}{path}", "events": ["*"], "all_customers": True}
+            )
+            response.raise_for_status()
+
+    def unsubscribe_all(self) -> None:
+        django_shell("from webhooks.models import Endpoint; Endpoint.objects.all().delete()")
+
+    def receiver_stats(self) -> dict:
+        return requests.get(f"{RECEIVER}/stats", timeout=10).json()
+
+    # --- scenarios -------------------------------------------------------------------------
+
+    def p1_order_throughput(self) -> None:
+        """The API alone: workers are stopped so that only the request path is measured."""
+        baseline = wrk(f"{WEB}/bench/insert", {"hello": "world"}, {"Content-Type": "application/json"})
+        ours = wrk(f"{WEB}/v1/orders", self.order, self.auth)
+        self.row("P1 POST /v1/orders throughput", ours, "req/s", baseline, "≥ 0.6 × baseline", ours >= 0.6 * baseline)
+        latencies = [
+            (end - begin) * 1000
+            for begin, end, _ in paced(ours / 2, 10, lambda: self.session.post(f"{WEB}/v1/orders", json=self.order))
+        ]
+        p99 = percentile(latencies, 0.99)
+        self.row(f"P1 p99 latency at {ours / 2:.0f} req/s", p99, "ms", None, "≤ 25 ms", p99 <= 25)
+
+    def order_to_webhook(self, seconds: float = 10, rate: float = 100) -> list[float]:
+        requests.delete(f"{RECEIVER}/stats", timeout=5)
+        created = {}
+
+        def place():
+            response = self.session.post(f"{WEB}/v1/orders", json=self.order)
+            created[response.json()["id"]] = time.time()
+
+        paced(rate, seconds, place)
+        wait_for(lambda: len(self.receiver_stats()["arrivals"]) >= len(created), timeout=60)
+        arrivals = self.receiver_stats()["arrivals"]
+        return [(arrivals[order_id] - answered) * 1000 for order_id, answered in created.items()]
+
+    def p2_order_to_webhook(self) -> list[float]:
+        self.subscribe("/fast")
+        latencies = self.order_to_webhook()
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        self.row("P2 201 → order.created received, p50", p50, "ms", None, "≤ 30 ms", p50 <= 30)
+        self.row("P2 201 → order.created received, p99", p99, "ms", None, "≤ 150 ms", p99 <= 150)
+        return latencies
+
+    def p5_hanging_endpoint(self, healthy_baseline: list[float]) -> None:
+        self.unsubscribe_all()
+        self.subscribe("/fast", 9)
+        self.subscribe("/hang", 1)
+        latencies = self.order_to_webhook()
+        p99, base = percentile(latencies, 0.99), percentile(healthy_baseline, 0.99)
+        self.row("P5 P2 with 1 of 10 endpoints hanging, p99", p99, "ms", base, "≤ 1.5 × P2", p99 <= 1.5 * base)
+        self.unsubscribe_all()
+
+    def p3_drain(self, count: int = 20_000) -> None:
+        def loop(processes: int) -> float:
+            code = (
+                "import time, requests; from webhooks.signing import new_secret, sign;"
+                's = requests.Session(); secret = new_secret(); body = b\'{"type": "bench"}\';'
+                f"[s.post('{RECEIVER}/fast', data=body, headers={{'webhook-signature': sign(secret=secret, "
+                "msg_id=str(i), timestamp=int(time.time()), body=body)}) for i in range(N)]"
+            )
+            per_process = count // 4 // processes  # a quarter of the run keeps the loop under a minute
+            started = time.monotonic()
+            runners = [
+                subprocess.Popen([PYTHON, "-c", code.replace("N", str(per_process))], cwd=ROOT, env=ENV)
+                for _ in range(processes)
+            ]
+            for runner in runners:
+                runner.wait()
+            return per_process * processes / (time.monotonic() - started)
+
+        one, two = loop(1), loop(2)
+        self.row("P3 baseline: signing + POST loop, 1 process", one, "posts/s", None, "—", True)
+        self.subscribe("/fast")
+        self.stack.stop("worker")
+        django_shell(
+            "from django.utils import timezone; from events.models import Event; from webhooks.models import "
+            "Delivery, Endpoint; e = Event.objects.filter(type='order.created').first(); "
+            "endpoints = [Endpoint(owner=e.owner, url='" + RECEIVER + "/fast', event_types=['*'], secret="
+            "Endpoint.objects.first().secret) for _ in range(" + str(count // 100) + ")]; "
+            "Endpoint.objects.bulk_create(endpoints); "
+            "events = list(Event.objects.filter(type__startswith='order')[:100]); "
+            "Delivery.objects.all().delete(); "
+            "Delivery.objects.bulk_create([Delivery(endpoint=p, event=v, next_attempt_at=timezone.now()) "
+            "for v in events for p in endpoints], batch_size=5000)"
+        )
+        requests.delete(f"{RECEIVER}/stats", timeout=5)
+        self.stack.start_worker()
+        started = time.monotonic()
+        wait_for(lambda: self.receiver_stats()["requests"] >= count, timeout=600)
+        ours = count / (time.monotonic() - started)
+        self.row(
+            f"P3 {count:,} pending deliveries drained",
+            ours,
+            "deliveries/s",
+            two,
+            "≥ 1,500/s and ≥ 0.5 × 2-process loop",
+            ours >= 1500 and ours >= 0.5 * two,
+        )
+        self.unsubscribe_all()
+        django_shell("from webhooks.models import Delivery; Delivery.objects.all().delete()")
+
+    def p4_sustained(self, seconds: int = 60, rate: float = 100) -> None:
+        self.subscribe("/fast", 2)
+        requests.delete(f"{RECEIVER}/stats", timeout=5)
+        created = paced(rate, seconds, lambda: self.session.post(f"{WEB}/v1/orders", json=self.order).status_code)
+        achieved = len(created) / seconds
+        finished = time.monotonic()
+        backlog_cleared = True
+        try:
+            wait_for(lambda: len(self.receiver_stats()["arrivals"]) >= len(created), timeout=30)
+        except SystemExit:
+            backlog_cleared = False
+        lag = time.monotonic() - finished
+        self.row(
+            f"P4 pipeline for {seconds} s, orders placed",
+            achieved,
+            "orders/s",
+            None,
+            "≥ 100/s, no growing backlog",
+            achieved >= 0.98 * rate and backlog_cleared,
+        )
+        self.row("P4 backlog drained after the run", lag, "s", None, "≈ 0", backlog_cleared and lag < 5)
+        self.unsubscribe_all()
+
+    def p6_fan_out(self, endpoints: int = 1000) -> None:
+        self.subscribe("/fast")
+        django_shell(
+            "from webhooks.models import Endpoint; e = Endpoint.objects.first(); "
+            f"Endpoint.objects.bulk_create([Endpoint(owner=e.owner, url=e.url, event_types=['*'], all_customers=True,"
+            f" secret=e.secret) for _ in range({endpoints - 1})])"
+        )
+        requests.delete(f"{RECEIVER}/stats", timeout=5)
+        started = time.monotonic()
+        self.session.post(f"{WEB}/v1/pets/{self.pet_id}/restock", json={"quantity": 1}).raise_for_status()
+        wait_for(lambda: self.receiver_stats()["requests"] >= endpoints, timeout=120)
+        took = time.monotonic() - started
+        self.row(f"P6 one event to {endpoints:,} endpoints", took, "s", None, "≤ 2 s", took <= 2)
+        self.unsubscribe_all()
+
+    def m1_memory(self) -> None:
+        for name in ("web", "worker"):
+            rss = self.stack.rss_mb(name)
+            self.row(f"M1 {name} RSS at steady state", rss, "MB", None, "≤ 150 MB", rss <= 150)
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        print("Preparing a fresh bench database and the stack…", flush=True)
+        fresh_database()
+        receiver = subprocess.Popen([PYTHON, "-m", "bench.receiver", "--port", "8101"], cwd=ROOT, env=ENV)
+        try:
+            self.stack.start_web()
+            self.setup()
+            self.p1_order_throughput()
+            forget_unprocessed_orders()
+            self.stack.start_worker()
+            self.stack.spawn(
+                "beat",
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "petstore",
+                "beat",
+                "-l",
+                "WARNING",
+                "-S",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+            )
+            healthy = self.p2_order_to_webhook()
+            self.p5_hanging_endpoint(healthy)
+            self.p4_sustained()
+            self.p6_fan_out()
+            self.m1_memory()
+            self.p3_drain()
+        finally:
+            self.stack.stop_all()
+            receiver.terminate()
+        self.print_table()
+
+    def print_table(self) -> None:
+        header = ("scenario", "ours", "baseline (same run)", "ratio", "target", "result")
+        table = [header, *self.rows]
+        widths = [max(len(str(row[column])) for row in table) for column in range(len(header))]
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "unknown CPU",
+        )
+        print(f"\nPetstore Events benchmarks on {os.cpu_count()} × {cpu}, {time.strftime('%Y-%m-%d')}\n")
+        lines = [
+            "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
+            for row in table
+        ]
+        lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+        print("\n".join(lines))
+        (LOGS / "results.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    Bench().run()
