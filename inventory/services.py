@@ -1,7 +1,7 @@
 """Stock: reserved when an order is placed, committed once it is paid, released if it is cancelled."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.db import transaction
@@ -68,26 +68,32 @@ def restock(*, pet_id: uuid.UUID, quantity: int) -> Pet:
     return pet
 
 
-def reserve(*, quantities: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, Pet]:
+def pets_to_order(*, pet_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Pet]:
+    """The pets an order names, read without a lock (for their prices); all must exist."""
+    pet_ids = list(pet_ids)
+    pets = Pet.objects.in_bulk(pet_ids)
+    missing = [str(pet_id) for pet_id in pet_ids if pet_id not in pets]
+    if missing:
+        raise UnknownPet(f"No pet with id {', '.join(missing)}.")
+    return pets
+
+
+def reserve(*, quantities: Mapping[uuid.UUID, int]) -> None:
     """Take `quantities` out of the orderable stock, all or nothing (call inside a transaction).
 
     Each decrement is a conditional UPDATE, so two buyers of the last unit cannot both win, on
-    PostgreSQL and SQLite alike; pets are updated in id order so that orders never deadlock.
+    PostgreSQL and SQLite alike; pets are updated in id order so that orders never deadlock. The
+    UPDATE locks the pet's row until commit: call this last in the transaction, so that buyers of
+    a popular pet queue for as short a time as possible.
     """
-    pets = Pet.objects.in_bulk(list(quantities))
-    missing = [str(pet_id) for pet_id in quantities if pet_id not in pets]
-    if missing:
-        raise UnknownPet(f"No pet with id {', '.join(missing)}.")
     for pet_id in sorted(quantities):
         quantity = quantities[pet_id]
         taken = Pet.objects.filter(id=pet_id, stock__gte=quantity).update(
             stock=F("stock") - quantity, reserved=F("reserved") + quantity
         )
         if not taken:
-            raise OutOfStock(
-                f"Only {Pet.objects.get(id=pet_id).stock} of {pets[pet_id].name} left; you asked for {quantity}."
-            )
-    return pets
+            pet = Pet.objects.get(id=pet_id)
+            raise OutOfStock(f"Only {pet.stock} of {pet.name} left; you asked for {quantity}.")
 
 
 def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:

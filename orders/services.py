@@ -88,6 +88,7 @@ def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency
             event = publish(
                 type=EventType.ORDER_CREATED, subject_id=order.id, owner=user, data={"order": represent(order)}
             )
+            inventory.reserve(quantities=_quantities_of(items))  # last: it holds the pets' row locks
         log_context.bind(order_id=order.id)
         logger.info("order placed: %s %s", order.total, order.currency)
     except IntegrityError:
@@ -98,9 +99,13 @@ def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency
     return PlacedOrder(order=order, representation=event.data["order"], replayed=False)
 
 
+def _quantities_of(items: Sequence[dict]) -> dict[uuid.UUID, int]:
+    return {item["pet_id"]: item["quantity"] for item in items}
+
+
 def _create_order(*, user: User, items: Sequence[dict], payment: dict) -> Order:
-    quantities = {item["pet_id"]: item["quantity"] for item in items}
-    pets = inventory.reserve(quantities=quantities)
+    quantities = _quantities_of(items)
+    pets = inventory.pets_to_order(pet_ids=quantities)
     currencies = {pet.currency for pet in pets.values()}
     if len(currencies) > 1:
         raise MixedCurrencies(f"These pets are priced in {', '.join(sorted(currencies))}; order them separately.")
@@ -111,10 +116,11 @@ def _create_order(*, user: User, items: Sequence[dict], payment: dict) -> Order:
         payment_method=payment["method"],
         payment_token=payment["token"],
     )
-    OrderItem.objects.bulk_create(
+    items = OrderItem.objects.bulk_create(
         OrderItem(order=order, pet_id=pet_id, quantity=quantity, unit_price=pets[pet_id].price)
         for pet_id, quantity in quantities.items()
     )
+    order._prefetched_objects_cache = {"items": items}  # represent() needs no query to list them
     return order
 
 
