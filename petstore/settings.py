@@ -98,11 +98,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+# Rate limits and the test gateway's ledger: by default database 1 of the broker's Redis.
+_BROKER_REDIS = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "redis://127.0.0.1:6379/0"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env("CACHE_URL", REDIS_URL.rsplit("/", 1)[0] + "/1"),
+        "LOCATION": env("CACHE_URL", _BROKER_REDIS.rsplit("/", 1)[0] + "/1"),
         "KEY_PREFIX": "petstore",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
@@ -206,7 +208,6 @@ METRICS_TOKEN = env("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
 # --- Celery -----------------------------------------------------------------------------
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -1,6 +1,7 @@
 """Concurrency on PostgreSQL: many buyers at once never oversell."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -10,7 +11,7 @@ from rest_framework.test import APIClient
 
 from inventory.models import Pet
 from orders.models import Order
-from tests.conftest import order_body
+from tests.conftest import eventually, order_body
 
 pytestmark = pytest.mark.postgres
 
@@ -50,7 +51,8 @@ def test_fifty_buyers_for_five_units_make_exactly_five_orders(make_customer, pet
     assert sorted(statuses) == [201] * 5 + [409] * 45
     assert Order.objects.count() == 5
     pet.refresh_from_db()
-    assert (pet.stock, pet.reserved) == (0, 5)
+    sold = Order.objects.filter(stock_committed_at__isnull=False).count()  # a worker may be paying them
+    assert (pet.stock, pet.reserved + sold) == (0, 5)
 
 
 def pay_or_cancel(index: int, *, order_id) -> None:
@@ -90,5 +92,8 @@ def test_concurrent_retries_of_one_delivery_send_it_once(customer, httpserver):
 
     run_at_once(10, lambda index: services.attempt_delivery(delivery_id=delivery.id))
 
+    # A worker of the session may take part in the race too; whoever wins, it is sent once.
+    eventually(lambda: Delivery.objects.get(id=delivery.id).attempt_count == 1, message="the attempt")
+    time.sleep(0.5)
     assert len(httpserver.log) == 1
     assert Delivery.objects.get(id=delivery.id).attempt_count == 1

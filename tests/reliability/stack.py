@@ -64,8 +64,7 @@ class Stack:
                 "8",
             ],
         )
-        for _ in range(workers):
-            self.start_worker()
+        self.workers = [self.start_worker() for _ in range(workers)]
         self.beat = self._spawn(
             "beat",
             [
@@ -130,7 +129,6 @@ class Stack:
                 "--without-gossip",
             ],
         )
-        self.workers.append(worker)
         log = self.logs / f"{name}.log"
         eventually(lambda: "ready." in log.read_text(), timeout=60, message=f"{name} to start")
         return worker
