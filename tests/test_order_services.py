@@ -83,16 +83,25 @@ def test_unknown_pet_is_refused(customer, pet):
         )
 
 
-def test_a_failure_after_the_order_write_leaves_no_order_event_or_task(
-    customer, pet, django_capture_on_commit_callbacks
+@pytest.mark.parametrize(
+    "failing_step",
+    [
+        "orders.services.OrderItem.objects.bulk_create",  # after the order row
+        "orders.services.IdempotencyKey.objects.create",  # after the items
+        "events.services.Event.objects.create",  # writing the event itself
+        "orders.services.inventory.reserve",  # the last step, after the event
+    ],
+)
+def test_a_failure_anywhere_in_the_order_transaction_leaves_no_order_event_or_task(
+    customer, pet, django_capture_on_commit_callbacks, failing_step
 ):
     with (
-        mock.patch("orders.services.IdempotencyKey.objects.create", side_effect=DatabaseError("disk full")),
+        mock.patch(failing_step, side_effect=DatabaseError("disk full")),
         django_capture_on_commit_callbacks() as callbacks,
         pytest.raises(DatabaseError),
     ):
         place(customer.user, pet, idempotency_key="k1")
-    assert callbacks == []
+    assert callbacks == []  # nothing was queued: no payment, e-mail or webhook can follow
     assert not Order.objects.exists()
     assert not Event.objects.filter(type=EventType.ORDER_CREATED).exists()
     pet.refresh_from_db()
