@@ -171,10 +171,30 @@ def workers(worker_processes, transactional_db) -> Workers:
     return worker_processes
 
 
+def _database_fixture(request) -> str | None:
+    return next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
+
+
+@pytest.fixture(autouse=True)
+def _workers_idle_before_the_flush(request):
+    """A transactional test's tables are truncated after it. The session's worker may still be
+    working on rows the test left (orders it placed); drop its queued tasks and let the running
+    ones finish first, or the TRUNCATE and the worker deadlock."""
+    if _database_fixture(request) != "transactional_db":
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # so that the flush comes after this
+    yield
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    if broker.exists("_kombu.binding.orders"):  # a worker has consumed here this session
+        broker.delete(*(queue.name for queue in settings.CELERY_TASK_QUEUES))
+        time.sleep(0.5)
+
+
 @pytest.fixture(autouse=True)
 def _events_match_the_catalog(request):
     """Every event any test leaves behind must validate against its schema in the catalog."""
-    database = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
+    database = _database_fixture(request)
     if database is None:
         yield
         return
