@@ -3,6 +3,8 @@ import logging
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rest_framework import throttling
 
 logger = logging.getLogger(__name__)
@@ -21,7 +23,11 @@ class FailOpenMixin:
 
 @functools.cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_connect_timeout=1, socket_timeout=1)
+    # One immediate retry (a pooled connection may predate a Redis restart), then fail open at
+    # once: the client's default backoff would hold every request for seconds.
+    return redis.Redis.from_url(
+        settings.CACHES["default"]["LOCATION"], socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 1)
+    )
 
 
 class CounterRateThrottle(throttling.SimpleRateThrottle):

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from accounts import throttling
 from accounts.models import ApiKey
 from accounts.throttling import ApiKeyRateThrottle
 
@@ -85,3 +86,24 @@ def test_too_many_requests_is_429_with_retry_after(customer, monkeypatch):
     response = customer.client.get("/v1/orders")
     assert int(response["Retry-After"]) > 0
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_each_key_has_its_own_limit(make_customer, monkeypatch):
+    customer, other_customer = make_customer(), make_customer()
+    monkeypatch.setitem(ApiKeyRateThrottle.THROTTLE_RATES, "api_key", "2/min")
+    assert [customer.client.get("/v1/orders").status_code for _ in range(3)] == [200, 200, 429]
+    assert other_customer.client.get("/v1/orders").status_code == 200
+
+
+@pytest.fixture
+def rate_limit_store_down(settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    throttling._redis.cache_clear()
+    yield
+    throttling._redis.cache_clear()
+
+
+@pytest.mark.usefixtures("rate_limit_store_down")
+def test_requests_are_served_when_the_rate_limit_store_is_down(customer, monkeypatch):
+    monkeypatch.setitem(ApiKeyRateThrottle.THROTTLE_RATES, "api_key", "1/min")
+    assert [customer.client.get("/v1/orders").status_code for _ in range(2)] == [200, 200]
