@@ -201,6 +201,11 @@ WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
 # A delivery handed to the queue is not handed again for this long: enough for it to be picked
 # up and sent, short enough that one lost with its worker or the broker is resent soon.
 WEBHOOK_REQUEUE_AFTER = timedelta(seconds=int(env("WEBHOOK_REQUEUE_AFTER", "60")))
+# A task sends up to WEBHOOK_BATCH_SIZE deliveries; a worker process has up to
+# WEBHOOK_CONCURRENCY requests in flight, at most WEBHOOK_ENDPOINT_CONCURRENCY to one endpoint.
+WEBHOOK_BATCH_SIZE = int(env("WEBHOOK_BATCH_SIZE", "50"))
+WEBHOOK_CONCURRENCY = int(env("WEBHOOK_CONCURRENCY", "64"))
+WEBHOOK_ENDPOINT_CONCURRENCY = int(env("WEBHOOK_ENDPOINT_CONCURRENCY", "10"))
 
 # --- Metrics ----------------------------------------------------------------------------
 # GET /metrics answers a bearer METRICS_TOKEN if one is set, else only these client networks.

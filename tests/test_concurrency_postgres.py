@@ -83,14 +83,14 @@ def test_a_concurrent_cancel_and_payment_never_both_win(customer, pet):
 
 
 def test_concurrent_retries_of_one_delivery_send_it_once(customer, httpserver):
-    from webhooks import services
+    from webhooks import deliveries, services
     from webhooks.models import Delivery
 
     httpserver.expect_request("/hook").respond_with_data(status=204)
     endpoint = services.create_endpoint(owner=customer.user, url=httpserver.url_for("/hook"), event_types=["*"])
     delivery = services.send_test_event(endpoint=endpoint)
 
-    run_at_once(10, lambda index: services.attempt_delivery(delivery_id=delivery.id))
+    run_at_once(10, lambda index: deliveries.attempt_deliveries(delivery_ids=[delivery.id]))
 
     # A worker of the session may take part in the race too; whoever wins, it is sent once.
     eventually(lambda: Delivery.objects.get(id=delivery.id).attempt_count == 1, message="the attempt")

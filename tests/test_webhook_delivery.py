@@ -1,6 +1,7 @@
 """Webhook delivery end to end: a real worker and beat on real Redis post to real HTTP receivers on
 loopback; every signature is checked with the reference `standardwebhooks` library."""
 
+import threading
 import time
 from datetime import timedelta
 
@@ -185,25 +186,43 @@ def test_after_rotation_both_secrets_verify_during_the_overlap(workers, customer
     assert len(receiver.log[0][0].headers["webhook-signature"].split(" ")) == 2
 
 
-def test_a_hanging_endpoint_does_not_delay_another(workers, make_customer, receiver):
+def test_a_hanging_endpoint_does_not_delay_another(workers, make_customer, receiver, settings):
+    """More deliveries hang than the worker has threads: they hold the slow endpoint's few slots,
+    the fast endpoint is served at once, and once the slow one counts as stuck its new deliveries
+    wait for a later attempt instead of lining up."""
     slow_owner, fast_owner = make_customer(), make_customer()
+    concurrent, most_concurrent, lock = 0, 0, threading.Lock()
 
     def hang(request):
+        nonlocal concurrent, most_concurrent
+        with lock:
+            concurrent += 1
+            most_concurrent = max(most_concurrent, concurrent)
         time.sleep(5)  # past the test WEBHOOK_TIMEOUT of 3 s
+        with lock:
+            concurrent -= 1
         return Response(status=204)
 
     receiver.expect_request("/slow").respond_with_handler(hang)
     receiver.expect_request("/fast").respond_with_data(status=204)
     slow = subscribe(slow_owner, receiver, "/slow")
     fast = subscribe(fast_owner, receiver, "/fast")
-    for _ in range(4):
+    for _ in range(30):
         slow_owner.client.post(f"/v1/webhooks/{slow['id']}/test")
-    in_flight = Delivery.objects.filter(endpoint_id=slow["id"], sending_until__isnull=False)
-    eventually(lambda: in_flight.count() == 4, message="four deliveries hanging on the slow endpoint")
+    eventually(lambda: concurrent == settings.WEBHOOK_ENDPOINT_CONCURRENCY, message="the slow endpoint's slots full")
 
     started = time.monotonic()
     fast_owner.client.post(f"/v1/webhooks/{fast['id']}/test")
     eventually(lambda: delivery_of(fast).status == "succeeded", timeout=10, message="the fast endpoint")
 
     assert time.monotonic() - started < 2.5, "a healthy endpoint waited for a hanging one"
+    assert most_concurrent == settings.WEBHOOK_ENDPOINT_CONCURRENCY
     assert Endpoint.objects.get(id=slow["id"]).is_active
+
+    time.sleep(1.5)  # the slow endpoint's requests have hung for over a second: it counts as stuck
+    for _ in range(5):
+        slow_owner.client.post(f"/v1/webhooks/{slow['id']}/test")
+    deferred = Delivery.objects.filter(
+        endpoint_id=slow["id"], attempt_count=0, sending_until__isnull=True, next_attempt_at__gt=timezone.now()
+    )
+    eventually(lambda: deferred.count() == 5, message="new deliveries to a stuck endpoint deferred, not lined up")

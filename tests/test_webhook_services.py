@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from events.models import Event, EventType
 from orders.services import place_order
-from webhooks import services
+from webhooks import deliveries, services
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def test_an_endpoint_failing_for_five_days_is_disabled_and_its_owner_told(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.attempt_delivery(delivery_id=new_delivery(endpoint).id)
+        deliveries.attempt_deliveries(delivery_ids=[new_delivery(endpoint).id])
 
     endpoint.refresh_from_db()
     assert (endpoint.is_active, endpoint.disabled_reason) == (False, "failing")
@@ -45,11 +45,11 @@ def test_a_recent_failure_keeps_the_endpoint_and_a_success_clears_it(endpoint, h
     httpserver.expect_request("/hook").respond_with_data(status=200)
     delivery = new_delivery(endpoint)
 
-    services.attempt_delivery(delivery_id=delivery.id)
+    deliveries.attempt_deliveries(delivery_ids=[delivery.id])
     endpoint.refresh_from_db()
     assert endpoint.is_active and endpoint.failing_since is not None
 
-    services.attempt_delivery(delivery_id=delivery.id)
+    deliveries.attempt_deliveries(delivery_ids=[delivery.id])
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None
     assert Delivery.objects.get(id=delivery.id).status == DeliveryStatus.SUCCEEDED
@@ -60,7 +60,7 @@ def test_a_delivery_being_sent_is_not_sent_again(endpoint, httpserver):
     delivery = new_delivery(endpoint)
     Delivery.objects.filter(id=delivery.id).update(sending_until=timezone.now() + timedelta(minutes=1))
 
-    assert services.attempt_delivery(delivery_id=delivery.id) is None
+    assert deliveries.attempt_deliveries(delivery_ids=[delivery.id]) == []
     assert httpserver.log == []
 
 
@@ -68,7 +68,7 @@ def test_a_delivery_to_a_disabled_endpoint_fails_without_a_request(endpoint, htt
     services.set_endpoint_active(endpoint=endpoint, active=False)
     delivery = new_delivery(endpoint)
 
-    services.attempt_delivery(delivery_id=delivery.id)
+    deliveries.attempt_deliveries(delivery_ids=[delivery.id])
 
     assert Delivery.objects.get(id=delivery.id).status == DeliveryStatus.FAILED
     assert httpserver.log == []
@@ -80,7 +80,7 @@ def test_a_delivery_to_a_disabled_endpoint_fails_without_a_request(endpoint, htt
 )
 def test_retry_delays_follow_the_schedule_with_jitter(attempts, retry_after, low, high, settings):
     settings.WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
-    delay = services.next_retry_delay(scheduled_attempts=attempts, retry_after=retry_after)
+    delay = deliveries.next_retry_delay(scheduled_attempts=attempts, retry_after=retry_after)
     if low is None:
         assert delay is None
     else:
@@ -97,6 +97,6 @@ def test_fan_out_creates_one_delivery_per_subscribed_endpoint_once(customer, mak
     ).order
     event = Event.objects.get(subject_id=order.id, type=EventType.ORDER_CREATED)
 
-    assert services.fan_out(event=event) == 1
-    services.fan_out(event=event)  # dispatched twice by the relay: still one delivery
+    assert deliveries.fan_out(event=event) == 1
+    deliveries.fan_out(event=event)  # dispatched twice by the relay: still one delivery
     assert list(Delivery.objects.values_list("endpoint_id", flat=True)) == [wanted.id]

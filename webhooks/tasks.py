@@ -1,16 +1,16 @@
 from celery import shared_task
 
-from webhooks import services
+from webhooks import deliveries, services
 
 
-@shared_task(name="webhooks.send_delivery")
-def send_delivery(delivery_id: str) -> None:
-    services.attempt_delivery(delivery_id=delivery_id)
+@shared_task(name="webhooks.send_deliveries")
+def send_deliveries(delivery_ids: list[str]) -> int:
+    return deliveries.send_deliveries(delivery_ids=delivery_ids)
 
 
 @shared_task(name="webhooks.enqueue_due_deliveries")
 def enqueue_due_deliveries() -> int:
-    return services.enqueue_due_deliveries()
+    return deliveries.enqueue_due_deliveries()
 
 
 @shared_task(name="webhooks.prune_attempts")
