@@ -1,6 +1,7 @@
 import logging
 import uuid
 
+from celery import current_task
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -17,12 +18,20 @@ logger = logging.getLogger(__name__)
 def publish(*, type: EventType, subject_id: uuid.UUID, data: dict, owner: User | None = None) -> Event:
     """Record an event in the caller's transaction and dispatch it once that transaction commits.
 
-    If the broker cannot be reached then, the request still succeeds: the event waits in the
-    outbox and the relay dispatches it later.
+    A web request queues the dispatch; a worker, already in the background, dispatches at once and
+    saves a trip through the broker. If that fails (the broker cannot be reached, the worker dies),
+    the caller still succeeds: the event waits in the outbox and the relay dispatches it later.
     """
     event = Event.objects.create(type=type, subject_id=subject_id, data=data, owner=owner)
-    transaction.on_commit(lambda: enqueue_dispatch(event_id=event.id), robust=True)
+    transaction.on_commit(lambda: _dispatch_after_commit(event.id), robust=True)
     return event
+
+
+def _dispatch_after_commit(event_id: uuid.UUID) -> None:
+    if current_task and current_task.request.id:  # inside a task: this is a worker
+        dispatch(event_id=event_id)
+    else:
+        enqueue_dispatch(event_id=event_id)
 
 
 def enqueue_dispatch(*, event_id: uuid.UUID) -> None:

@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from events.models import Event, EventType
@@ -337,11 +338,13 @@ def resume_stalled_orders() -> int:
     from orders import tasks
 
     now = timezone.now()
-    stalled = Order.objects.filter(
-        updated_at__lt=now - settings.ORDER_RESUME_AFTER, updated_at__gte=now - timedelta(days=1)
-    ).prefetch_related("emails")
+    stalled = (
+        Order.objects.filter(updated_at__lt=now - settings.ORDER_RESUME_AFTER, updated_at__gte=now - timedelta(days=1))
+        .filter(_missing_a_step())
+        .prefetch_related("emails")
+    )
     resumed = 0
-    for order in stalled.exclude(status=OrderStatus.DELIVERED, completed_at__isnull=False):
+    for order in stalled:
         order_id = str(order.id)
         claimed = {
             email.kind
@@ -366,6 +369,21 @@ def resume_stalled_orders() -> int:
     if resumed:
         logger.info("resumed %d stalled orders", resumed)
     return resumed
+
+
+def _missing_a_step() -> Q:
+    """Orders with a step still to take; the rest of the day's orders are not even loaded."""
+    paid = [OrderStatus.APPROVED, OrderStatus.SHIPPED, OrderStatus.DELIVERED]
+
+    def mail_sent(kind: EmailKind) -> Exists:
+        return Exists(OrderEmail.objects.filter(order=OuterRef("pk"), kind=kind, sent_at__isnull=False))
+
+    return (
+        Q(status=OrderStatus.PLACED, payment_status=PaymentStatus.PENDING)
+        | Q(status__in=paid, completed_at__isnull=True)
+        | (Q(status=OrderStatus.CANCELLED) & ~mail_sent(EmailKind.CANCELLATION))
+        | (Q(status__in=[OrderStatus.SHIPPED, OrderStatus.DELIVERED]) & ~mail_sent(EmailKind.SHIPPING))
+    )
 
 
 def prune_idempotency_keys() -> int:

@@ -8,7 +8,7 @@ from django.db import DatabaseError
 
 from events.models import Event, EventType
 from inventory.services import OutOfStock, UnknownPet, create_pet
-from orders import services
+from orders import services, tasks
 from orders.models import CancelReason, EmailKind, IdempotencyKey, Order, OrderEmail, OrderStatus, PaymentStatus
 from orders.payments import PaymentTemporarilyFailed
 from petstore.errors import InvalidTransition
@@ -50,6 +50,23 @@ def test_placing_an_order_dispatches_its_event_only_after_commit(customer, pet, 
         for callback in callbacks:
             callback()
     delay.assert_called_once()
+
+
+@pytest.mark.django_db(transaction=True)  # real commits, so on-commit hooks run inside the task
+def test_events_a_worker_records_are_dispatched_by_it_without_a_trip_through_the_broker(customer, pet):
+    with mock.patch("events.tasks.dispatch_event.delay"):
+        order = place(customer.user, pet)
+    with (
+        mock.patch("events.tasks.dispatch_event.delay") as queued_dispatch,
+        mock.patch("orders.tasks.commit_stock.delay") as commit_stock,
+        mock.patch("orders.tasks.send_order_email.delay"),
+    ):
+        tasks.charge_payment.apply(args=[str(order.id)])  # run here, as a worker runs it
+
+    queued_dispatch.assert_not_called()
+    commit_stock.assert_called_once_with(str(order.id))  # payment.succeeded reached its consumers
+    undispatched = Event.objects.filter(subject_id=order.id, dispatched_at__isnull=True)
+    assert list(undispatched.values_list("type", flat=True)) == ["order.created"]  # queued by the web
 
 
 def test_too_little_stock_places_no_order(customer, pet):
@@ -270,6 +287,11 @@ def test_stalled_orders_get_their_next_step_queued_again(customer, pet, settings
     placed = place(customer.user, pet)
     approved = place(customer.user, pet)
     services.capture_payment(order_id=approved.id)
+    cancelled = services.cancel_order(order_id=place(customer.user, pet).id)
+    done = place(customer.user, pet)
+    services.capture_payment(order_id=done.id)
+    services.commit_stock(order_id=done.id)
+    services.send_order_email(order_id=done.id, kind=EmailKind.CONFIRMATION)
     long_ago = placed.created_at - settings.ORDER_RESUME_AFTER * 2
     Order.objects.update(updated_at=long_ago)
 
@@ -278,11 +300,14 @@ def test_stalled_orders_get_their_next_step_queued_again(customer, pet, settings
         mock.patch("orders.tasks.commit_stock.delay") as commit,
         mock.patch("orders.tasks.send_order_email.delay") as mail,
     ):
-        assert services.resume_stalled_orders() == 2
+        assert services.resume_stalled_orders() == 3
 
     charge.assert_called_once_with(str(placed.id))
     commit.assert_called_once_with(str(approved.id))
-    mail.assert_called_once_with(str(approved.id), EmailKind.CONFIRMATION)
+    assert sorted(mail.call_args_list) == sorted(
+        [mock.call(str(approved.id), EmailKind.CONFIRMATION), mock.call(str(cancelled.id), EmailKind.CANCELLATION)]
+    )
+    assert Order.objects.get(id=done.id).completed_at is not None
 
 
 def test_an_email_claim_left_unsent_by_a_dead_worker_is_taken_again(customer, pet, settings, mailoutbox):
