@@ -1,7 +1,6 @@
 import logging
 import uuid
 
-from celery import current_task
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -10,6 +9,7 @@ from django.utils import timezone
 from events.models import Event, EventType
 from events.signals import event_published
 from petstore import log_context
+from petstore.celery import in_task
 from petstore.metrics import EVENTS_PUBLISHED
 
 logger = logging.getLogger(__name__)
@@ -23,15 +23,11 @@ def publish(*, type: EventType, subject_id: uuid.UUID, data: dict, owner: User |
     the caller still succeeds: the event waits in the outbox and the relay dispatches it later.
     """
     event = Event.objects.create(type=type, subject_id=subject_id, data=data, owner=owner)
-    transaction.on_commit(lambda: _dispatch_after_commit(event.id), robust=True)
-    return event
-
-
-def _dispatch_after_commit(event_id: uuid.UUID) -> None:
-    if current_task and current_task.request.id:  # inside a task: this is a worker
-        dispatch(event_id=event_id)
+    if in_task():
+        transaction.on_commit(lambda: dispatch(event), robust=True)
     else:
-        enqueue_dispatch(event_id=event_id)
+        transaction.on_commit(lambda: enqueue_dispatch(event_id=event.id), robust=True)
+    return event
 
 
 def enqueue_dispatch(*, event_id: uuid.UUID) -> None:
@@ -43,11 +39,14 @@ def enqueue_dispatch(*, event_id: uuid.UUID) -> None:
         logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)
 
 
-def dispatch(*, event_id: uuid.UUID) -> None:
-    """Hand an event to its consumers (signal receivers) and mark it dispatched."""
+def dispatch_by_id(*, event_id: uuid.UUID) -> None:
     event = Event.objects.filter(id=event_id).select_related("owner").first()
-    if event is None:
-        return  # its transaction rolled back after all
+    if event is not None:  # else its transaction rolled back after all
+        dispatch(event)
+
+
+def dispatch(event: Event) -> None:
+    """Hand an event to its consumers (signal receivers) and mark it dispatched."""
     log_context.bind(event_id=event.id, order_id=event.order_id)
     event_published.send(sender=Event, event=event)
     if Event.objects.filter(id=event.id, dispatched_at__isnull=True).update(dispatched_at=timezone.now()):

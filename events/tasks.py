@@ -5,7 +5,7 @@ from events import services
 
 @shared_task(name="events.dispatch_event")
 def dispatch_event(event_id: str) -> None:
-    services.dispatch(event_id=event_id)
+    services.dispatch_by_id(event_id=event_id)
 
 
 @shared_task(name="events.relay_undispatched_events")

@@ -86,6 +86,12 @@ DATABASES = {
         conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+# PostgreSQL connections come from a pool in each process (0 turns it off, e.g. behind PgBouncer).
+# Celery closes a worker's connection after every task: without a pool, each task would open one.
+DATABASE_POOL_SIZE = int(env("DATABASE_POOL_SIZE", "20"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE:
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a connection goes back to the pool after each request or task
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN, so
     # concurrent stock reservations queue up instead of failing with "database is locked".

@@ -7,10 +7,11 @@ logged and the next one scheduled in the database. A frequent beat task queues w
 retries survive worker and broker restarts and never sit in the broker as hours-long ETAs.
 """
 
-import functools
 import json
 import logging
+import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -18,12 +19,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from events.models import Event, EventType
 from petstore import log_context, metrics
+from petstore.celery import in_task
 from webhooks import signing, transport
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.sender import Request, Result, Sender
@@ -47,24 +49,40 @@ def subscribed_endpoints(event: Event) -> list[Endpoint]:
 
 
 def fan_out(*, event: Event) -> int:
-    """Create a delivery of `event` for every subscribed endpoint and queue them (idempotent)."""
+    """Create a delivery of `event` for every subscribed endpoint and send them (idempotent).
+
+    In a worker the deliveries are created already leased to it and handed straight to its
+    sender: no claim and no trip through the broker. If the event was fanned out before (the
+    relay dispatched it again), only missing deliveries are created, and they wait for the sweep.
+    """
     if event.type == EventType.WEBHOOK_TEST:
         return 0  # addressed to one endpoint by `send_test_event`
     endpoints = subscribed_endpoints(event)
     if not endpoints:
         return 0
-    with transaction.atomic():
-        Delivery.objects.bulk_create(
-            [Delivery(endpoint=endpoint, event=event, next_attempt_at=requeue_deadline()) for endpoint in endpoints],
-            ignore_conflicts=True,
+    sending_here = in_task()
+    new = [
+        Delivery(
+            endpoint=endpoint,
+            event=event,
+            next_attempt_at=requeue_deadline(),
+            sending_until=lease_deadline() if sending_here else None,
         )
-        delivery_ids = list(
-            Delivery.objects.filter(event=event, status=DeliveryStatus.PENDING, attempt_count=0).values_list(
-                "id", flat=True
-            )
-        )
-        enqueue_after_commit(delivery_ids)
-    return len(delivery_ids)
+        for endpoint in endpoints
+    ]
+    try:
+        with transaction.atomic():
+            Delivery.objects.bulk_create(new)
+    except IntegrityError:
+        for delivery in new:
+            delivery.sending_until = None
+        Delivery.objects.bulk_create(new, ignore_conflicts=True)
+        return 0
+    if sending_here:
+        _submit(_signed_requests(new))
+    else:
+        enqueue_after_commit([delivery.id for delivery in new])
+    return len(new)
 
 
 def enqueue_due_deliveries(*, limit: int = 5000) -> int:
@@ -79,6 +97,12 @@ def enqueue_due_deliveries(*, limit: int = 5000) -> int:
         Delivery.objects.filter(id__in=due).update(next_attempt_at=requeue_deadline())
         enqueue_after_commit(due)
     return len(due)
+
+
+def lease_deadline():
+    """Until then a delivery handed to a sender is not sent by anyone else: long enough to wait
+    in an endpoint's line and then time out."""
+    return timezone.now() + timedelta(seconds=settings.WEBHOOK_TIMEOUT * 3 + 30)
 
 
 def requeue_deadline():
@@ -106,7 +130,10 @@ def enqueue_after_commit(delivery_ids: Iterable[uuid.UUID]) -> None:
 
 def send_deliveries(*, delivery_ids: Sequence[uuid.UUID]) -> int:
     """Claim these deliveries and hand them to this process's sender; returns how many."""
-    requests = _signed_requests(claim(delivery_ids))
+    return _submit(_signed_requests(claim(delivery_ids)))
+
+
+def _submit(requests: list[Request]) -> int:
     refused = _sender().submit(requests)
     defer([request.delivery.id for request in refused])
     return len(requests) - len(refused)
@@ -138,9 +165,7 @@ def claim(delivery_ids: Sequence[uuid.UUID]) -> list[Delivery]:
             )
         )
         sendable = [delivery for delivery in claimed if delivery.endpoint.is_active]
-        Delivery.objects.filter(id__in=[delivery.id for delivery in sendable]).update(
-            sending_until=now + timedelta(seconds=settings.WEBHOOK_TIMEOUT * 3 + 30)
-        )
+        Delivery.objects.filter(id__in=[delivery.id for delivery in sendable]).update(sending_until=lease_deadline())
         Delivery.objects.filter(id__in=[delivery.id for delivery in claimed if not delivery.endpoint.is_active]).update(
             status=DeliveryStatus.FAILED, next_attempt_at=None, sending_until=None, updated_at=now
         )
@@ -190,23 +215,30 @@ def live_secrets(endpoint: Endpoint) -> list[str]:
     return secrets
 
 
-@functools.cache
+_sender_lock = threading.Lock()
+_senders: dict[int, Sender] = {}
+
+
 def _sender() -> Sender:
     """This worker process's sender, started on first use (after the pool has forked)."""
-    return Sender(
-        record=record_attempts,
-        concurrency=settings.WEBHOOK_CONCURRENCY,
-        per_endpoint=settings.WEBHOOK_ENDPOINT_CONCURRENCY,
-        stuck_after=1.0,
-        max_wait=settings.WEBHOOK_TIMEOUT,
-    )
+    with _sender_lock:
+        if os.getpid() not in _senders:
+            _senders[os.getpid()] = Sender(
+                record=record_attempts,
+                concurrency=settings.WEBHOOK_CONCURRENCY,
+                per_endpoint=settings.WEBHOOK_ENDPOINT_CONCURRENCY,
+                stuck_after=1.0,
+                max_wait=settings.WEBHOOK_TIMEOUT,
+            )
+        return _senders[os.getpid()]
 
 
 def close_sender() -> None:
     """Finish this process's requests in flight and record them (on worker shutdown)."""
-    if _sender.cache_info().currsize:
-        _sender().close()
-        _sender.cache_clear()
+    with _sender_lock:
+        sender = _senders.pop(os.getpid(), None)
+    if sender:
+        sender.close()
 
 
 # --- Recording ----------------------------------------------------------------------------
