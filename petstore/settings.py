@@ -209,7 +209,7 @@ WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
 WEBHOOK_REQUEUE_AFTER = timedelta(seconds=int(env("WEBHOOK_REQUEUE_AFTER", "60")))
 # A task sends up to WEBHOOK_BATCH_SIZE deliveries; a worker process has up to
 # WEBHOOK_CONCURRENCY requests in flight, at most WEBHOOK_ENDPOINT_CONCURRENCY to one endpoint.
-WEBHOOK_BATCH_SIZE = int(env("WEBHOOK_BATCH_SIZE", "50"))
+WEBHOOK_BATCH_SIZE = int(env("WEBHOOK_BATCH_SIZE", "100"))
 WEBHOOK_CONCURRENCY = int(env("WEBHOOK_CONCURRENCY", "64"))
 WEBHOOK_ENDPOINT_CONCURRENCY = int(env("WEBHOOK_ENDPOINT_CONCURRENCY", "10"))
 

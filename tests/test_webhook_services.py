@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from events.models import Event, EventType
 from orders.services import place_order
-from webhooks import deliveries, services
+from webhooks import deliveries, services, transport
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
+from webhooks.sender import Request, Result
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +101,23 @@ def test_fan_out_creates_one_delivery_per_subscribed_endpoint_once(customer, mak
     assert deliveries.fan_out(event=event) == 1
     deliveries.fan_out(event=event)  # dispatched twice by the relay: still one delivery
     assert list(Delivery.objects.values_list("endpoint_id", flat=True)) == [wanted.id]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: foreign keys are checked at commit
+def test_an_attempt_whose_delivery_was_deleted_meanwhile_does_not_cost_the_others_theirs(customer, httpserver):
+    kept, removed = (
+        services.create_endpoint(owner=customer.user, url=httpserver.url_for(path), event_types=["*"])
+        for path in ("/kept", "/removed")
+    )
+    claimed = deliveries.claim([services.send_test_event(endpoint=endpoint).id for endpoint in (kept, removed)])
+    ok = transport.Response(status=204, body="", error="", duration_ms=3, retry_after=None)
+    results = [
+        Result(Request(delivery.endpoint_id, delivery.endpoint.url, b"{}", {}, delivery), ok, timezone.now())
+        for delivery in claimed
+    ]
+    removed.delete()  # its delivery goes with it, while "in flight"
+
+    deliveries.record_attempts(results)
+
+    (delivery,) = Delivery.objects.all()
+    assert (delivery.endpoint_id, delivery.status, delivery.attempts.count()) == (kept.id, "succeeded", 1)
