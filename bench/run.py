@@ -36,6 +36,7 @@ ENV = {
     "OUTBOX_RELAY_AFTER": "86400",
 }
 LOGS = ROOT / "artifacts" / "bench"
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -67,27 +68,35 @@ class Stack:
         )
         wait_for(lambda: requests.get(f"{WEB}/healthz", timeout=1).ok)
 
-    def start_worker(self) -> None:
-        self.spawn(
-            "worker",
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "petstore",
-            "worker",
-            "-l",
-            "WARNING",
-            "--without-mingle",
-            "--without-gossip",
-        )
-        wait_for(lambda: b"ready" in (LOGS / "worker.log").read_bytes() or self._worker_ready())
+    def start_workers(self) -> None:
+        """WORKERS Celery workers (threads pool each): one process per core, as in production."""
+        for number in range(1, WORKERS + 1):
+            self.spawn(
+                f"worker-{number}",
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "petstore",
+                "worker",
+                "-n",
+                f"bench{number}@%h",
+                "-l",
+                "WARNING",
+                "--without-mingle",
+                "--without-gossip",
+            )
+        wait_for(lambda: self._workers_ready() == WORKERS, what="the workers")
 
-    def _worker_ready(self) -> bool:
+    def _workers_ready(self) -> int:
         from celery import Celery
 
         app = Celery(broker=ENV["CELERY_BROKER_URL"])
-        return bool(app.control.ping(timeout=0.5))
+        return len(app.control.ping(timeout=0.5))
+
+    def stop_workers(self) -> None:
+        for name in [name for name in self.processes if name.startswith("worker-")]:
+            self.stop(name)
 
     def stop(self, name: str) -> None:
         process = self.processes.pop(name, None)
@@ -313,7 +322,7 @@ class Bench:
         one, two = loop(1), loop(2)
         self.row("P3 baseline: signing + POST loop, 1 process", one, "posts/s", None, "—", True)
         self.subscribe("/fast")
-        self.stack.stop("worker")
+        self.stack.stop_workers()
         django_shell(
             "from django.utils import timezone; from events.models import Event; from webhooks.models import "
             "Delivery, Endpoint; e = Event.objects.filter(type='order.created').first(); "
@@ -326,7 +335,7 @@ class Bench:
             "for v in events for p in endpoints], batch_size=5000)"
         )
         requests.delete(f"{RECEIVER}/stats", timeout=5)
-        self.stack.start_worker()
+        self.stack.start_workers()
         started, deadline = time.monotonic(), time.monotonic() + 60
         while self.receiver_stats()["requests"] < count and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -380,9 +389,9 @@ class Bench:
         self.unsubscribe_all()
 
     def m1_memory(self) -> None:
-        for name in ("web", "worker"):
-            rss = self.stack.rss_mb(name)
-            self.row(f"M1 {name} RSS at steady state", rss, "MB", None, "≤ 150 MB", rss <= 150)
+        for label, names in (("web", ["web"]), ("worker", [f"worker-{number}" for number in range(1, WORKERS + 1)])):
+            rss = max(self.stack.rss_mb(name) for name in names)
+            self.row(f"M1 {label} RSS at steady state", rss, "MB", None, "≤ 150 MB", rss <= 150)
 
     def settle(self, limit: float = 60) -> None:
         """Let the previous scenario's backlog drain (up to `limit` s), then drop what is left, so
@@ -409,7 +418,7 @@ class Bench:
             self.setup()
             self.p1_order_throughput()
             forget_unprocessed_orders()
-            self.stack.start_worker()
+            self.stack.start_workers()
             self.stack.spawn(
                 "beat",
                 PYTHON,
