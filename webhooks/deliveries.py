@@ -1,10 +1,12 @@
 """Fan-out and sending of webhook deliveries.
 
-A delivery is a row before it is a request: fan-out creates the rows in bulk and queues them in
-batches; a worker claims a batch (a lease on each row), hands the signed requests to its
-process's sender and returns; the sender's results are written back in bulk, each attempt
-logged and the next one scheduled in the database. A frequent beat task queues what is due, so
-retries survive worker and broker restarts and never sit in the broker as hours-long ETAs.
+A delivery is a row before it is a request. Fan-out creates an event's rows in one insert, leased
+to the worker that dispatches the event, which hands the signed requests to its process's
+sender. Retries, replays and the due sweep queue batches instead, each claimed by a worker (a
+lease on each row) and handed over the same way. The sender's results are written back in bulk:
+each attempt logged, the next one scheduled in the database. A frequent beat task queues what is
+due, so retries survive worker and broker restarts and never sit in the broker as hours-long
+ETAs.
 """
 
 import json
@@ -34,6 +36,7 @@ from webhooks.sender import Request, Result, Sender
 logger = logging.getLogger(__name__)
 
 JITTER = 0.1
+STUCK_AFTER = 1.0  # seconds: an endpoint whose oldest request has hung longer gets no line
 
 
 # --- Queueing -----------------------------------------------------------------------------
@@ -80,7 +83,7 @@ def fan_out(*, event: Event) -> int:
         Delivery.objects.bulk_create(new, ignore_conflicts=True)
         return 0
     if sending_here:
-        _submit(_signed_requests(new))
+        transaction.on_commit(lambda: _submit(_signed_requests(new)), robust=True)
     else:
         enqueue_after_commit([delivery.id for delivery in new])
     return len(new)
@@ -231,7 +234,7 @@ def _sender() -> Sender:
                 record=record_attempts,
                 concurrency=settings.WEBHOOK_CONCURRENCY,
                 per_endpoint=settings.WEBHOOK_ENDPOINT_CONCURRENCY,
-                stuck_after=1.0,
+                stuck_after=STUCK_AFTER,
                 max_wait=settings.WEBHOOK_TIMEOUT,
             )
         return _senders[os.getpid()]

@@ -95,7 +95,7 @@ class Sender:
             attempted_at = timezone.now()
             try:
                 response = transport.post(url=request.url, body=request.body, headers=request.headers)
-            except Exception as error:
+            except Exception as error:  # a bug here must not cost the endpoint its slot for good
                 logger.exception("webhook request failed unexpectedly")
                 response = transport.Response(None, "", f"internal error: {error}"[:500], 0, None)
             self._results.put(Result(request, response, attempted_at))
@@ -133,7 +133,7 @@ class Sender:
             close_old_connections()
             try:
                 self._record(batch)
-            except Exception:
+            except Exception:  # the database is away: these are sent again when their leases end
                 logger.exception("recording %d webhook attempts failed", len(batch))
 
     def close(self) -> None:
