@@ -11,6 +11,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
+from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
 from accounts.services import issue_api_key
@@ -72,6 +73,16 @@ def customer(make_customer) -> Customer:
 @pytest.fixture
 def staff(make_customer) -> Customer:
     return make_customer(staff=True)
+
+
+@pytest.fixture
+def receiver():
+    """A threaded HTTP server on loopback: one slow handler does not hold up the others."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
 
 
 @pytest.fixture

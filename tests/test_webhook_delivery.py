@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
-from pytest_httpserver import HTTPServer
 from standardwebhooks import Webhook
 from werkzeug import Response
 
@@ -16,16 +15,6 @@ from tests.conftest import eventually, order_body
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.worker
-
-
-@pytest.fixture
-def receiver():
-    """A threaded HTTP server on loopback: one slow handler does not hold up the others."""
-    server = HTTPServer(threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 def subscribe(who, receiver, path="/hook", events=("*",), **extra) -> dict:

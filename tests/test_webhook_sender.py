@@ -5,21 +5,10 @@ import time
 import uuid
 from types import SimpleNamespace
 
-import pytest
-from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from tests.conftest import eventually
 from webhooks.sender import Request, Sender
-
-
-@pytest.fixture
-def receiver():
-    server = HTTPServer(threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 class SlowReceiver:
