@@ -182,8 +182,15 @@ def workers(worker_processes, transactional_db) -> Workers:
     return worker_processes
 
 
-def _database_fixture(request) -> str | None:
-    return next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
+def _database_use(request) -> str | None:
+    """ "transactional", "rolled back" or None: how the test uses the database, whether it asked
+    through a fixture or through the django_db mark."""
+    mark = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or (mark and mark.kwargs.get("transaction")):
+        return "transactional"
+    if "db" in request.fixturenames or mark:
+        return "rolled back"
+    return None
 
 
 @pytest.fixture(autouse=True)
@@ -191,25 +198,41 @@ def _workers_idle_before_the_flush(request):
     """A transactional test's tables are truncated after it. The session's worker may still be
     working on rows the test left (orders it placed); drop its queued tasks and let the running
     ones finish first, or the TRUNCATE and the worker deadlock."""
-    if _database_fixture(request) != "transactional_db":
+    if _database_use(request) != "transactional":
         yield
         return
-    request.getfixturevalue("transactional_db")  # so that the flush comes after this
+    request.getfixturevalue("_django_db_helper")  # so that the flush comes after this
     yield
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     if broker.exists("_kombu.binding.orders"):  # a worker has consumed here this session
         broker.delete(*(queue.name for queue in settings.CELERY_TASK_QUEUES))
-        time.sleep(0.5)
+        _until_no_other_transaction_is_open()
+
+
+def _until_no_other_transaction_is_open(timeout: float = 10) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        time.sleep(0.5)  # SQLite waits for its lock; the pause only keeps that wait short
+        return
+    with connection.cursor() as cursor:
+        for _ in range(int(timeout / 0.1)):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
 
 
 @pytest.fixture(autouse=True)
 def _events_match_the_catalog(request):
     """Every event any test leaves behind must validate against its schema in the catalog."""
-    database = _database_fixture(request)
-    if database is None:
+    if _database_use(request) is None:
         yield
         return
-    request.getfixturevalue(database)  # so that the database outlives this check
+    request.getfixturevalue("_django_db_helper")  # so that the database outlives this check
     yield
     from jsonschema import Draft202012Validator
 
