@@ -70,6 +70,21 @@ def test_a_stuck_endpoint_is_refused_and_others_still_go(receiver):
     sender.close()
 
 
+def test_an_endpoint_waiting_for_a_free_thread_is_not_taken_for_stuck(receiver):
+    receiver.expect_request("/slow").respond_with_handler(SlowReceiver(1))
+    receiver.expect_request("/fast").respond_with_data(status=204)
+    results = []
+    sender = new_sender(results, concurrency=1, per_endpoint=1)
+    sender.submit(requests_to(receiver.url_for("/slow"), 1))  # holds the only thread for a second
+    fast = uuid.uuid4()
+    sender.submit(requests_to(receiver.url_for("/fast"), 1, fast))  # waits for the thread, not for its receiver
+    time.sleep(0.7)  # longer than stuck_after
+
+    assert sender.submit(requests_to(receiver.url_for("/fast"), 1, fast)) == []
+    eventually(lambda: len(results) == 3, message="all three sent")
+    sender.close()
+
+
 def test_closing_hands_back_what_waits_and_records_what_was_in_flight(receiver):
     receiver.expect_request("/hook").respond_with_handler(SlowReceiver(0.5))
     results = []

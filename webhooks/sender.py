@@ -65,7 +65,8 @@ class Sender:
         self._max_wait = max_wait  # in a line; longer, and the request is handed back
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook-send")
         self._lock = threading.Lock()
-        self._in_flight: dict[uuid.UUID, dict[int, float]] = defaultdict(dict)  # endpoint → request → start
+        # endpoint → request → when it went out (None: still waiting for a free thread)
+        self._in_flight: dict[uuid.UUID, dict[int, float | None]] = defaultdict(dict)
         self._lines: dict[uuid.UUID, deque[Request]] = defaultdict(deque)
         self._results: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
         self._recorder = threading.Thread(target=self._record_until_closed, name="webhook-record", daemon=True)
@@ -79,9 +80,9 @@ class Sender:
             for request in requests:
                 in_flight = self._in_flight[request.endpoint_id]
                 if len(in_flight) < self._per_endpoint:
-                    in_flight[id(request)] = now
+                    in_flight[id(request)] = None
                     starting.append(request)
-                elif now - min(in_flight.values()) > self._stuck_after:
+                elif self._is_stuck(in_flight, now):
                     refused.append(request)
                 else:
                     self._lines[request.endpoint_id].append(request)
@@ -89,9 +90,17 @@ class Sender:
             self._pool.submit(self._send_in_turn, request)
         return refused
 
+    def _is_stuck(self, in_flight: dict[int, float | None], now: float) -> bool:
+        """Its oldest request has waited on the receiver too long. A request still waiting for one
+        of our threads does not count: that is our load, not the receiver's."""
+        started = [at for at in in_flight.values() if at is not None]
+        return bool(started) and now - min(started) > self._stuck_after
+
     def _send_in_turn(self, request: Request | None) -> None:
         """Send the request, then the ones lined up behind it for the same endpoint."""
         while request is not None:
+            with self._lock:
+                self._in_flight[request.endpoint_id][id(request)] = time.monotonic()
             attempted_at = timezone.now()
             try:
                 response = transport.post(url=request.url, body=request.body, headers=request.headers)
