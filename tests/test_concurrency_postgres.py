@@ -4,9 +4,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from inventory.models import Pet
@@ -97,3 +99,31 @@ def test_concurrent_retries_of_one_delivery_send_it_once(customer, httpserver):
     time.sleep(0.5)
     assert len(httpserver.log) == 1
     assert Delivery.objects.get(id=delivery.id).attempt_count == 1
+
+
+def sweep_and_linger(index: int, *, sweep) -> int:
+    """A sweep whose transaction is still open while the others run."""
+    with transaction.atomic():
+        swept = sweep()
+        time.sleep(0.5)
+    return swept
+
+
+def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
+    from webhooks import deliveries, services
+    from webhooks.models import Delivery, Endpoint
+
+    first = services.create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
+    with mock.patch("webhooks.tasks.send_deliveries.delay") as queue:
+        event = services.send_test_event(endpoint=first).event
+        endpoints = Endpoint.objects.bulk_create(
+            Endpoint(owner=customer.user, url=first.url, secret=first.secret) for _ in range(299)
+        )
+        Delivery.objects.bulk_create(Delivery(endpoint=endpoint, event=event) for endpoint in endpoints)
+        Delivery.objects.update(next_attempt_at=timezone.now())
+        queue.reset_mock()
+
+        swept = run_at_once(4, partial(sweep_and_linger, sweep=deliveries.enqueue_due_deliveries))
+
+    queued = [delivery_id for call in queue.call_args_list for delivery_id in call.args[0]]
+    assert (sum(swept), len(queued), len(set(queued))) == (300, 300, 300)

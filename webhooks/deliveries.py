@@ -90,11 +90,15 @@ def fan_out(*, event: Event) -> int:
 
 
 def enqueue_due_deliveries(*, limit: int = 5000) -> int:
-    """Queue the pending deliveries whose next attempt is due (retries, and any lost first try)."""
+    """Queue the pending deliveries whose next attempt is due (retries, and any lost first try).
+
+    Rows another transaction holds (a sweep running at the same time, a claim, a recording) are
+    skipped, not waited for: two sweeps never queue the same delivery nor deadlock each other."""
     now = timezone.now()
     with transaction.atomic():
         due = list(
-            Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
             .order_by("next_attempt_at")
             .values_list("id", flat=True)[:limit]
         )
@@ -348,8 +352,10 @@ def _update_endpoints(latest: Iterable[Result], now) -> None:
         else:
             failing[endpoint.id] = result
     Endpoint.objects.filter(id__in=recovered, failing_since__isnull=False).update(failing_since=None)
-    for endpoint_id, result in failing.items():
-        Endpoint.objects.filter(id=endpoint_id, failing_since__isnull=True).update(failing_since=result.attempted_at)
+    for endpoint_id in sorted(failing):  # rows locked in one order: two recorders cannot deadlock
+        Endpoint.objects.filter(id=endpoint_id, failing_since__isnull=True).update(
+            failing_since=failing[endpoint_id].attempted_at
+        )
     for endpoint in Endpoint.objects.filter(
         id__in=failing, is_active=True, failing_since__lt=now - settings.WEBHOOK_DISABLE_AFTER
     ).select_related("owner"):
