@@ -231,14 +231,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Most task time is spent waiting (database, webhook receivers), so a thread pool gives many
-# slots in one process: a receiver hanging until its timeout holds one thread, not the worker.
+# Tasks wait on the database and the payment gateway, so threads give a process several slots
+# cheaply; webhook requests wait on the sender's own threads, not here. More slots than that only
+# add tasks fighting for one GIL, and every task gets slower under load (bench P2).
 # Hard and soft time limits are enforced by the prefork pool only (`-P prefork`); under threads
 # every wait has its own timeout (WEBHOOK_TIMEOUT, database and broker socket timeouts).
 # Workers log through the LOGGING above, with the same context fields.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", "threads")
-CELERY_WORKER_CONCURRENCY = int(env("CELERY_WORKER_CONCURRENCY", "16"))
+CELERY_WORKER_CONCURRENCY = int(env("CELERY_WORKER_CONCURRENCY", "8"))
 # With Redis an unacknowledged task returns to the queue after the visibility timeout. It must
 # outlast the longest task and the longest countdown (payment retries stay under a minute;
 # webhook retries wait in the database, not in the broker), and be short enough that a task
@@ -246,13 +247,17 @@ CELERY_WORKER_CONCURRENCY = int(env("CELERY_WORKER_CONCURRENCY", "16"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "300")),
     "socket_connect_timeout": 2,
+    # A worker takes from its queues in the order of CELERY_TASK_QUEUES, not in turn: events and
+    # webhook batches first, so under load notifications go out at once and order processing
+    # (payment, stock, e-mail) waits instead.
+    "queue_order_strategy": "priority",
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing after commit must not hang a request while the broker is down: the outbox relay
 # sends what could not be published.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_DEFAULT_QUEUE = "orders"
-CELERY_TASK_QUEUES = [Queue("events"), Queue("orders"), Queue("webhooks")]
+CELERY_TASK_QUEUES = [Queue("events"), Queue("webhooks"), Queue("orders")]
 CELERY_TASK_ROUTES = {
     "events.*": {"queue": "events"},
     "orders.*": {"queue": "orders"},
