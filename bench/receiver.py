@@ -3,9 +3,17 @@ records when each event arrived. GET /stats returns what it saw."""
 
 import argparse
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A sender closing its connection (worker stopped, request timed out) is no error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def serve(port: int, hang_seconds: float) -> None:
@@ -51,7 +59,7 @@ def serve(port: int, hang_seconds: float) -> None:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = QuietServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     server.serve_forever()
 
