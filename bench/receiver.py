@@ -17,7 +17,8 @@ class QuietServer(ThreadingHTTPServer):
 
 
 def serve(port: int, hang_seconds: float) -> None:
-    arrivals: dict[str, float] = {}
+    arrivals: dict[str, float] = {}  # order id → first order.created to arrive, at any path
+    by_path: dict[str, dict[str, float]] = {}  # path → order id → its order.created's arrival
     lock = threading.Lock()
     counts = {"requests": 0}
 
@@ -35,13 +36,14 @@ def serve(port: int, hang_seconds: float) -> None:
                 counts["requests"] += 1
                 if envelope["type"] == "order.created":
                     arrivals.setdefault(order["id"], now)
+                    by_path.setdefault(self.path, {}).setdefault(order["id"], now)
             self.send_response(204)
             self.send_header("content-length", "0")
             self.end_headers()
 
         def do_GET(self):
             with lock:
-                body = json.dumps({"requests": counts["requests"], "arrivals": arrivals}).encode()
+                body = json.dumps({"requests": counts["requests"], "arrivals": arrivals, "by_path": by_path}).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
@@ -51,6 +53,7 @@ def serve(port: int, hang_seconds: float) -> None:
         def do_DELETE(self):
             with lock:
                 arrivals.clear()
+                by_path.clear()
                 counts["requests"] = 0
             self.send_response(204)
             self.send_header("content-length", "0")

@@ -31,6 +31,9 @@ ENV = {
     "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "1",
     "API_RATE_LIMIT": "1000000/min",
     "LOG_LEVEL": "WARNING",
+    # Mail is written out as SMTP would send it; the console backend's printing would be measured.
+    "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+    "EMAIL_FILE_PATH": str(ROOT / "artifacts" / "bench" / "mail"),
     # Orders of the API-only scenario (P1) are never processed; no sweep should pick them up later.
     "ORDER_RESUME_AFTER": "86400",
     "OUTBOX_RELAY_AFTER": "86400",
@@ -278,9 +281,12 @@ class Bench:
         p99 = percentile(latencies, 0.99)
         self.row(f"P1 p99 latency at {ours / 2:.0f} req/s", p99, "ms", None, "≤ 25 ms", p99 <= 25)
 
-    def order_to_webhook(self, seconds: float = 10, rate: float = 100, drain: float = 60) -> list[float]:
-        """Latency from each 201 to its order.created at the receiver. Orders still undelivered
-        `drain` seconds after the last one count with the time waited so far (a lower bound)."""
+    def order_to_webhook(
+        self, seconds: float = 10, rate: float = 100, drain: float = 60, paths: list[str] | None = None
+    ) -> list[float]:
+        """Latency from each 201 to its order.created at the receiver: the first arrival, or with
+        `paths`, the arrival at each of those endpoints. Those still missing `drain` seconds after
+        the last order count with the time waited so far (a lower bound)."""
         requests.delete(f"{RECEIVER}/stats", timeout=5)
         created = {}
 
@@ -288,28 +294,40 @@ class Bench:
             response = self.session.post(f"{WEB}/v1/orders", json=self.order)
             created[response.json()["id"]] = time.time()
 
+        def arrivals() -> list[dict[str, float]]:
+            stats = self.receiver_stats()
+            return [stats["by_path"].get(path, {}) for path in paths] if paths else [stats["arrivals"]]
+
         paced(rate, seconds, place)
         deadline = time.monotonic() + drain
-        while len(self.receiver_stats()["arrivals"]) < len(created) and time.monotonic() < deadline:
+        while min(map(len, arrivals())) < len(created) and time.monotonic() < deadline:
             time.sleep(0.5)
-        arrivals, now = self.receiver_stats()["arrivals"], time.time()
-        return [(arrivals.get(order_id, now) - answered) * 1000 for order_id, answered in created.items()]
+        seen, now = arrivals(), time.time()
+        return [(at.get(order_id, now) - answered) * 1000 for at in seen for order_id, answered in created.items()]
 
-    def p2_order_to_webhook(self) -> list[float]:
+    def p2_order_to_webhook(self) -> None:
         self.subscribe("/fast", events=("order.created",))  # the event it measures, as a receiver would
         latencies = self.order_to_webhook()
         p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         self.row("P2 201 → order.created received, p50", p50, "ms", None, "≤ 30 ms", p50 <= 30)
         self.row("P2 201 → order.created received, p99", p99, "ms", None, "≤ 150 ms", p99 <= 150)
-        return latencies
-
-    def p5_hanging_endpoint(self, healthy_baseline: list[float]) -> None:
         self.unsubscribe_all()
-        self.subscribe("/fast", 9, events=("order.created",))
-        self.subscribe("/hang", 1, events=("order.created",))
-        latencies = self.order_to_webhook()
-        p99, base = percentile(latencies, 0.99), percentile(healthy_baseline, 0.99)
-        self.row("P5 P2 with 1 of 10 endpoints hanging, p99", p99, "ms", base, "≤ 1.5 × P2", p99 <= 1.5 * base)
+
+    def p5_hanging_endpoint(self) -> None:
+        """P2 with ten endpoints, then the same with one of them hanging: the nine healthy
+        endpoints' p99 against all ten's when none hangs, the same load both times."""
+        healthy = [f"/fast/{number}" for number in range(1, 10)]
+        for path in [*healthy, "/fast/10"]:
+            self.subscribe(path, events=("order.created",))
+        base = percentile(self.order_to_webhook(paths=[*healthy, "/fast/10"]), 0.99)
+        self.row("P5 baseline: P2 to 10 healthy endpoints, p99", base, "ms", None, "—", True)
+        self.settle()
+        self.unsubscribe_all()
+        for path in [*healthy, "/hang"]:
+            self.subscribe(path, events=("order.created",))
+        p99 = percentile(self.order_to_webhook(paths=healthy), 0.99)
+        passed = p99 <= 1.5 * base
+        self.row("P5 same with 1 of 10 hanging: healthy endpoints, p99", p99, "ms", base, "≤ 1.5 × baseline", passed)
         self.unsubscribe_all()
 
     def p3_drain(self, count: int = 20_000) -> None:
@@ -448,9 +466,9 @@ class Bench:
                 "-S",
                 "django_celery_beat.schedulers:DatabaseScheduler",
             )
-            healthy = self.p2_order_to_webhook()
+            self.p2_order_to_webhook()
             self.settle()
-            self.p5_hanging_endpoint(healthy)
+            self.p5_hanging_endpoint()
             self.settle()
             self.p6_fan_out()
             self.settle()

@@ -247,9 +247,9 @@ CELERY_WORKER_CONCURRENCY = int(env("CELERY_WORKER_CONCURRENCY", "8"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "300")),
     "socket_connect_timeout": 2,
-    # A worker takes from its queues in the order of CELERY_TASK_QUEUES, not in turn: events and
-    # webhook batches first, so under load notifications go out at once and order processing
-    # (payment, stock, e-mail) waits instead.
+    # A worker takes from its queues in the order of CELERY_TASK_QUEUES, not in turn: events (the
+    # head of every pipeline, and each event's first webhook attempts) before order work, and
+    # webhook retries, late by design, last. Under overload the later queues wait.
     "queue_order_strategy": "priority",
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -257,7 +257,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # sends what could not be published.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_DEFAULT_QUEUE = "orders"
-CELERY_TASK_QUEUES = [Queue("events"), Queue("webhooks"), Queue("orders")]
+CELERY_TASK_QUEUES = [Queue("events"), Queue("orders"), Queue("webhooks")]
 CELERY_TASK_ROUTES = {
     "events.*": {"queue": "events"},
     "orders.*": {"queue": "orders"},
