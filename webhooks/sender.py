@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from webhooks import transport
@@ -144,6 +144,8 @@ class Sender:
                 self._record(batch)
             except Exception:  # the database is away: these are sent again when their leases end
                 logger.exception("recording %d webhook attempts failed", len(batch))
+            finally:
+                connection.close()  # back to the pool: a thread waiting for results holds none
 
     def close(self) -> None:
         """Hand back what waits in lines, let the requests in flight finish and record all."""
