@@ -238,6 +238,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # every wait has its own timeout (WEBHOOK_TIMEOUT, database and broker socket timeouts).
 # Workers log through the LOGGING above, with the same context fields.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# What a task prints (the console e-mail backend of the run command) is information, not a warning.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", "threads")
 CELERY_WORKER_CONCURRENCY = int(env("CELERY_WORKER_CONCURRENCY", "8"))
 # With Redis an unacknowledged task returns to the queue after the visibility timeout. It must
