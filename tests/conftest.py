@@ -183,8 +183,8 @@ def workers(worker_processes, transactional_db) -> Workers:
 
 
 def _database_use(request) -> str | None:
-    """ "transactional", "rolled back" or None: how the test uses the database, whether it asked
-    through a fixture or through the django_db mark."""
+    """How the test uses the database, asked for through a fixture or the django_db mark:
+    "transactional", "rolled back" or None."""
     mark = request.node.get_closest_marker("django_db")
     if "transactional_db" in request.fixturenames or (mark and mark.kwargs.get("transaction")):
         return "transactional"
