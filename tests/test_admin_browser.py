@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 
 from tests.conftest import ROOT, eventually, order_body
 from webhooks import services
@@ -45,6 +46,9 @@ def browser_page(live_server, monkeypatch):
         page.wait_for_selector("#dashboard")
         yield page
         browser.close()
+        # Queries made while Playwright's event loop runs have their own connections (Django keeps
+        # them per async context): give them back, or the test database cannot be dropped.
+        connections.close_all()
 
 
 def shoot(page, name: str) -> None:
