@@ -1,79 +1,18 @@
 """The event catalog: every event type, what it means and the shape of its `data`.
 
-The `data` serializers here are the one source of the event schemas: the OpenAPI document's
-`webhooks` section is built from them, and `GET /v1/event-types` serves the JSON Schemas that
-drf-spectacular derives from that document.
+The `data` serializers that the producing apps register (`events.registry`) are the one source of
+the event schemas: the OpenAPI document's `webhooks` section is built from them, and
+`GET /v1/event-types` serves the JSON Schemas that drf-spectacular derives from that document.
 """
 
 import functools
-from dataclasses import dataclass
 
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.utils import OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
 
-from events.models import EventType
-from inventory.serializers import PetSerializer
-from orders.models import OrderStatus
-from orders.serializers import OrderSerializer, PaymentSerializer
-
-
-class OrderEventData(serializers.Serializer):
-    order = OrderSerializer()
-
-
-class OrderStatusChangedData(OrderEventData):
-    previous_status = serializers.ChoiceField(choices=OrderStatus.choices)
-    new_status = serializers.ChoiceField(choices=OrderStatus.choices)
-
-
-class PaymentEventData(serializers.Serializer):
-    payment = PaymentSerializer()
-    order = OrderSerializer()
-
-
-class InventoryEventData(serializers.Serializer):
-    pet = PetSerializer()
-
-
-class WebhookTestData(serializers.Serializer):
-    endpoint_id = serializers.UUIDField()
-    message = serializers.CharField()
-
-
-@dataclass(frozen=True)
-class EventTypeSpec:
-    type: EventType
-    description: str
-    data: type[serializers.Serializer]
-
-
-CATALOG = [
-    EventTypeSpec(EventType.ORDER_CREATED, "An order was placed; its stock is reserved.", OrderEventData),
-    EventTypeSpec(EventType.ORDER_STATUS_CHANGED, "An order changed status.", OrderStatusChangedData),
-    EventTypeSpec(
-        EventType.ORDER_COMPLETED,
-        "Processing finished: payment captured, stock committed, confirmation sent.",
-        OrderEventData,
-    ),
-    EventTypeSpec(EventType.ORDER_CANCELLED, "An order was cancelled; see `order.cancel_reason`.", OrderEventData),
-    EventTypeSpec(EventType.ORDER_SHIPPED, "Staff shipped an order.", OrderEventData),
-    EventTypeSpec(EventType.ORDER_DELIVERED, "Staff marked an order delivered.", OrderEventData),
-    EventTypeSpec(EventType.PAYMENT_SUCCEEDED, "The gateway captured an order's payment.", PaymentEventData),
-    EventTypeSpec(EventType.PAYMENT_FAILED, "The gateway declined an order's payment.", PaymentEventData),
-    EventTypeSpec(EventType.PAYMENT_REFUNDED, "A cancelled order's payment was refunded.", PaymentEventData),
-    EventTypeSpec(
-        EventType.INVENTORY_UPDATED,
-        "A pet's stock changed (store-wide: staff endpoints with all_customers receive it).",
-        InventoryEventData,
-    ),
-    EventTypeSpec(
-        EventType.INVENTORY_LOW_STOCK,
-        "A pet's stock fell to or below its low-stock threshold (store-wide).",
-        InventoryEventData,
-    ),
-    EventTypeSpec(EventType.WEBHOOK_TEST, "Sent to one endpoint by POST /v1/webhooks/{id}/test.", WebhookTestData),
-]
+from events import registry
+from events.registry import EventTypeSpec
 
 
 def _envelope(spec: EventTypeSpec) -> type[serializers.Serializer]:
@@ -84,16 +23,18 @@ def _envelope(spec: EventTypeSpec) -> type[serializers.Serializer]:
         {
             "__doc__": spec.description,
             "id": serializers.UUIDField(help_text="The event id; also the `webhook-id` header. Deduplicate on it."),
-            "type": serializers.ChoiceField(choices=[spec.type.value]),
+            "type": serializers.ChoiceField(choices=[str(spec.type)]),
             "timestamp": serializers.DateTimeField(),
             "data": spec.data(),
         },
     )
 
 
+# Read by drf-spectacular (SPECTACULAR_SETTINGS["WEBHOOKS"]) when it first builds the schema, after
+# every app has registered its event types.
 OPENAPI_WEBHOOKS = [
     OpenApiWebhook(
-        name=spec.type.value,
+        name=str(spec.type),
         decorator=extend_schema(
             summary=spec.description,
             description="Signed per Standard Webhooks: headers `webhook-id`, `webhook-timestamp`, "
@@ -102,7 +43,7 @@ OPENAPI_WEBHOOKS = [
             responses={200: OpenApiResponse(description="Received; any 2xx will do.")},
         ),
     )
-    for spec in CATALOG
+    for spec in registry.specs()
 ]
 
 
@@ -112,12 +53,12 @@ def event_types() -> list[dict]:
     document = SchemaGenerator().get_schema(request=None, public=True)
     components = document["components"]["schemas"]
     catalog = []
-    for spec in CATALOG:
-        envelope = document["webhooks"][spec.type.value]["post"]["requestBody"]["content"]["application/json"]
+    for spec in registry.specs():
+        envelope = document["webhooks"][spec.type]["post"]["requestBody"]["content"]["application/json"]
         envelope_schema = components[envelope["schema"]["$ref"].rsplit("/", 1)[-1]]
         catalog.append(
             {
-                "type": spec.type.value,
+                "type": str(spec.type),
                 "description": spec.description,
                 "schema": _self_contained(envelope_schema["properties"]["data"], components),
             }

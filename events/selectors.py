@@ -1,8 +1,13 @@
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 
 from events.models import Event
 
 
 def events_visible_to(user: User) -> QuerySet[Event]:
     return Event.objects.filter(owner=user)
+
+
+def outbox_backlog() -> dict:
+    """How many events wait to be dispatched, and since when the oldest."""
+    return Event.objects.filter(dispatched_at__isnull=True).aggregate(count=Count("id"), oldest=Min("created_at"))

@@ -1,13 +1,22 @@
 from rest_framework import serializers
 
-from events.models import Event, EventType
+from events import registry
+from events.models import Event
+
+
+class EventTypeField(serializers.ChoiceField):
+    """One of the registered event types. DRF builds each serializer's fields anew (a deep copy
+    calls `__init__` again), so the choices are read from the registry every time."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[spec.type for spec in registry.registered()], **kwargs)
 
 
 class EventSerializer(serializers.ModelSerializer):
     """The envelope: the same shape the webhooks deliver."""
 
     timestamp = serializers.DateTimeField(source="created_at")
-    type = serializers.ChoiceField(choices=EventType.choices)
+    type = EventTypeField()
     data = serializers.JSONField(help_text="The object(s) the event is about, as the API showed them then.")
 
     class Meta:
@@ -17,11 +26,11 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class EventFilterSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=EventType.choices, required=False)
+    type = EventTypeField(required=False)
     created_after = serializers.DateTimeField(required=False)
 
 
 class EventTypeSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=EventType.choices)
+    type = EventTypeField()
     description = serializers.CharField()
     schema = serializers.JSONField(help_text="JSON Schema (2020-12) of the event's `data`.")

@@ -1,6 +1,13 @@
+"""Thin tasks: load by id, call the service. `queue_dispatch` is how an event enters the queue."""
+
+import logging
+import uuid
+
 from celery import shared_task
 
 from events import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="events.dispatch_event")
@@ -10,4 +17,16 @@ def dispatch_event(event_id: str) -> None:
 
 @shared_task(name="events.relay_undispatched_events")
 def relay_undispatched_events() -> int:
-    return services.relay_undispatched()
+    event_ids = services.events_to_relay()
+    for event_id in event_ids:
+        queue_dispatch(event_id)
+    if event_ids:
+        logger.info("outbox relay: %d events dispatched again", len(event_ids))
+    return len(event_ids)
+
+
+def queue_dispatch(event_id: uuid.UUID) -> None:
+    try:
+        dispatch_event.delay(str(event_id))
+    except Exception:  # noqa: BLE001 - broker errors vary by transport
+        logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)

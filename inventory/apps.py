@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class InventoryConfig(AppConfig):
     name = "inventory"
     verbose_name = "Catalog and inventory"
+
+    def ready(self) -> None:
+        from events import registry
+        from inventory.events import EVENT_TYPES
+
+        registry.register(*EVENT_TYPES)

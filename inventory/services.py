@@ -7,11 +7,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F, ProtectedError
 
-from events.models import EventType
+from core.errors import DomainError
 from events.services import publish
+from inventory.events import InventoryEvent, pet_subject
 from inventory.models import Pet
 from inventory.serializers import PetSerializer
-from petstore.errors import DomainError
 
 
 class OutOfStock(DomainError):
@@ -31,7 +31,7 @@ class UnknownPet(DomainError):
 
 
 def publish_stock_change(pet: Pet) -> None:
-    publish(type=EventType.INVENTORY_UPDATED, subject_id=pet.id, data={"pet": PetSerializer(pet).data})
+    publish(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
 
 
 @transaction.atomic
@@ -103,7 +103,7 @@ def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:
     for pet in Pet.objects.filter(id__in=quantities):
         publish_stock_change(pet)
         if pet.stock <= pet.low_stock_threshold:
-            publish(type=EventType.INVENTORY_LOW_STOCK, subject_id=pet.id, data={"pet": PetSerializer(pet).data})
+            publish(type=InventoryEvent.LOW_STOCK, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
 
 
 def release(*, quantities: Mapping[uuid.UUID, int], committed: bool) -> None:

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.template.loader import render_to_string
 
+from core.admin import ReadOnlyTabularInline
 from orders.models import Order, OrderEmail, OrderItem
 from orders.selectors import order_timeline
-from petstore.admin_site import ReadOnlyTabularInline
 
 
 class OrderItemInline(ReadOnlyTabularInline):

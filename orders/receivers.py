@@ -1,23 +1,15 @@
-"""What the order workers do with each event: the order side of the dispatcher's routing."""
+"""What the order workers do with each event: the steps that follow it (`orders.pipeline`)."""
 
 from django.dispatch import receiver
 
-from events.models import Event, EventType
+from events.models import Event
 from events.signals import event_published
+from events.subjects import split
 from orders import tasks
-from orders.models import EmailKind
+from orders.pipeline import STEPS_AFTER
 
 
 @receiver(event_published, dispatch_uid="orders.enqueue_order_work")
 def enqueue_order_work(sender, event: Event, **kwargs) -> None:
-    order_id = str(event.subject_id)
-    match event.type:
-        case EventType.ORDER_CREATED:
-            tasks.charge_payment.delay(order_id)
-        case EventType.PAYMENT_SUCCEEDED:
-            tasks.commit_stock.delay(order_id)
-            tasks.send_order_email.delay(order_id, EmailKind.CONFIRMATION)
-        case EventType.ORDER_CANCELLED:
-            tasks.send_order_email.delay(order_id, EmailKind.CANCELLATION)
-        case EventType.ORDER_SHIPPED:
-            tasks.send_order_email.delay(order_id, EmailKind.SHIPPING)
+    if steps := STEPS_AFTER.get(event.type):
+        tasks.queue_steps(split(event.subject)[1], steps)

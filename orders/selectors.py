@@ -1,7 +1,8 @@
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from events.models import Event
+from orders.events import order_subject
 from orders.models import Order
 
 
@@ -12,4 +13,8 @@ def orders_visible_to(user: User) -> QuerySet[Order]:
 
 
 def order_timeline(order: Order) -> QuerySet[Event]:
-    return Event.objects.filter(subject_id=order.id)
+    return Event.objects.filter(subject=order_subject(order))
+
+
+def order_counts_by_status() -> dict[str, int]:
+    return dict(Order.objects.values_list("status").annotate(count=Count("id")))

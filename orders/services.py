@@ -19,10 +19,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from events.models import Event, EventType
+from core import log_context
+from core.errors import DomainError
+from events.models import Event
 from events.services import publish
 from inventory import services as inventory
 from orders.emails import build_order_email
+from orders.events import OrderEvent, PaymentEvent, order_subject
 from orders.models import (
     CancelReason,
     EmailKind,
@@ -34,9 +37,8 @@ from orders.models import (
     PaymentStatus,
 )
 from orders.payments import PaymentDeclined, get_gateway
+from orders.pipeline import Step, missing_steps
 from orders.serializers import OrderSerializer, PaymentSerializer
-from petstore import log_context
-from petstore.errors import DomainError, InvalidTransition
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,11 @@ TRANSITIONS = {
     OrderStatus.DELIVERED: set(),
     OrderStatus.CANCELLED: set(),
 }
+
+
+class InvalidTransition(DomainError):
+    code = "invalid-transition"
+    title = "The order cannot make this change"
 
 
 class IdempotencyKeyReused(DomainError):
@@ -87,7 +94,7 @@ def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency
             if idempotency_key:
                 IdempotencyKey.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint, order=order)
             event = publish(
-                type=EventType.ORDER_CREATED, subject_id=order.id, owner=user, data={"order": represent(order)}
+                type=OrderEvent.CREATED, subject=order_subject(order), owner=user, data={"order": represent(order)}
             )
             inventory.reserve(quantities=_quantities_of(items))  # last: it holds the pets' row locks
         log_context.bind(order_id=order.id)
@@ -138,7 +145,7 @@ def _replay(*, user: User, key: str, fingerprint: str) -> PlacedOrder | None:
         return None
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
-    created = Event.objects.get(subject_id=record.order_id, type=EventType.ORDER_CREATED)
+    created = Event.objects.get(subject=order_subject(record.order_id), type=OrderEvent.CREATED)
     return PlacedOrder(order=record.order, representation=created.data["order"], replayed=True)
 
 
@@ -161,21 +168,21 @@ def _transition(order: Order, new_status: OrderStatus) -> None:
     order.status = new_status
     order.save()
     publish(
-        type=EventType.ORDER_STATUS_CHANGED,
-        subject_id=order.id,
+        type=OrderEvent.STATUS_CHANGED,
+        subject=order_subject(order),
         owner=order.user,
         data={"order": represent(order), "previous_status": previous_status, "new_status": new_status},
     )
 
 
-def _publish_order_event(order: Order, type: EventType) -> None:
-    publish(type=type, subject_id=order.id, owner=order.user, data={"order": represent(order)})
+def _publish_order_event(order: Order, type: OrderEvent) -> None:
+    publish(type=type, subject=order_subject(order), owner=order.user, data={"order": represent(order)})
 
 
-def _publish_payment_event(order: Order, type: EventType) -> None:
+def _publish_payment_event(order: Order, type: PaymentEvent) -> None:
     publish(
         type=type,
-        subject_id=order.id,
+        subject=order_subject(order),
         owner=order.user,
         data={"payment": PaymentSerializer(order).data, "order": represent(order)},
     )
@@ -204,13 +211,13 @@ def capture_payment(*, order_id: uuid.UUID) -> Order:
             logger.info("payment declined for order %s: %s", order.id, decline)
             order.payment_status = PaymentStatus.FAILED
             order.save()
-            _publish_payment_event(order, EventType.PAYMENT_FAILED)
+            _publish_payment_event(order, PaymentEvent.FAILED)
             _cancel(order, reason=CancelReason.PAYMENT_FAILED)
             return order
         logger.info("payment captured: %s", order.charge_id)
         order.payment_status = PaymentStatus.SUCCEEDED
         _transition(order, OrderStatus.APPROVED)
-        _publish_payment_event(order, EventType.PAYMENT_SUCCEEDED)
+        _publish_payment_event(order, PaymentEvent.SUCCEEDED)
         return order
 
 
@@ -268,7 +275,7 @@ def _complete_if_done(order: Order) -> None:
     order.completed_at = timezone.now()
     order.save()
     logger.info("order completed")
-    _publish_order_event(order, EventType.ORDER_COMPLETED)
+    _publish_order_event(order, OrderEvent.COMPLETED)
 
 
 def cancel_order(*, order_id: uuid.UUID, reason: CancelReason = CancelReason.REQUESTED_BY_CUSTOMER) -> Order:
@@ -290,17 +297,17 @@ def _cancel(order: Order, *, reason: CancelReason) -> None:
         get_gateway().refund(charge_id=order.charge_id, idempotency_key=f"refund-{order.id}")
         order.payment_status = PaymentStatus.REFUNDED
         order.save()
-        _publish_payment_event(order, EventType.PAYMENT_REFUNDED)
+        _publish_payment_event(order, PaymentEvent.REFUNDED)
     inventory.release(quantities=_quantities(order), committed=order.stock_committed_at is not None)
     logger.info("order cancelled: %s", reason)
-    _publish_order_event(order, EventType.ORDER_CANCELLED)
+    _publish_order_event(order, OrderEvent.CANCELLED)
 
 
 def ship_order(*, order_id: uuid.UUID) -> Order:
     with transaction.atomic():
         order = _locked(order_id)
         _transition(order, OrderStatus.SHIPPED)
-        _publish_order_event(order, EventType.ORDER_SHIPPED)
+        _publish_order_event(order, OrderEvent.SHIPPED)
         return order
 
 
@@ -308,7 +315,7 @@ def deliver_order(*, order_id: uuid.UUID) -> Order:
     with transaction.atomic():
         order = _locked(order_id)
         _transition(order, OrderStatus.DELIVERED)
-        _publish_order_event(order, EventType.ORDER_DELIVERED)
+        _publish_order_event(order, OrderEvent.DELIVERED)
         return order
 
 
@@ -328,47 +335,29 @@ def cancel_unpaid_orders() -> int:
     return cancelled
 
 
-def resume_stalled_orders() -> int:
-    """Queue again the next step of every order that stopped moving mid-way.
+def stalled_orders() -> list[tuple[uuid.UUID, list[Step]]]:
+    """Orders that stopped moving mid-way, with the steps they miss (`orders.pipeline`).
 
-    Each step is idempotent, so an order that was merely slow is not harmed; one whose task the
-    broker lost (a restart without persistence) moves on. Orders untouched for a day are left to
-    staff.
+    Each step is idempotent, so an order that was merely slow is not harmed by running one again;
+    one whose task the broker lost (a restart without persistence) moves on. Orders untouched for
+    a day are left to staff.
     """
-    from orders import tasks
-
     now = timezone.now()
     stalled = (
         Order.objects.filter(updated_at__lt=now - settings.ORDER_RESUME_AFTER, updated_at__gte=now - timedelta(days=1))
         .filter(_missing_a_step())
         .prefetch_related("emails")
     )
-    resumed = 0
+    found = []
     for order in stalled:
-        order_id = str(order.id)
-        claimed = {
+        emails_taken = {
             email.kind
             for email in order.emails.all()
             if email.sent_at or email.claimed_at > now - settings.ORDER_RESUME_AFTER
         }
-        steps = []
-        if order.status == OrderStatus.PLACED and order.payment_status == PaymentStatus.PENDING:
-            steps.append((tasks.charge_payment, order_id))
-        if order.status in (OrderStatus.APPROVED, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
-            if not order.stock_committed_at:
-                steps.append((tasks.commit_stock, order_id))
-            if EmailKind.CONFIRMATION not in claimed:
-                steps.append((tasks.send_order_email, order_id, EmailKind.CONFIRMATION))
-        if order.status == OrderStatus.CANCELLED and EmailKind.CANCELLATION not in claimed:
-            steps.append((tasks.send_order_email, order_id, EmailKind.CANCELLATION))
-        if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) and EmailKind.SHIPPING not in claimed:
-            steps.append((tasks.send_order_email, order_id, EmailKind.SHIPPING))
-        for task, *args in steps:
-            task.delay(*args)
-        resumed += bool(steps)
-    if resumed:
-        logger.info("resumed %d stalled orders", resumed)
-    return resumed
+        if steps := missing_steps(order, emails_taken=emails_taken):
+            found.append((order.id, steps))
+    return found
 
 
 def _missing_a_step() -> Q:

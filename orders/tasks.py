@@ -1,9 +1,17 @@
-"""Thin tasks: load by id, call the service, decide on retry."""
+"""Thin tasks: load by id, call the service, decide on retry. `queue_steps` is how the order
+pipeline's steps (`orders.pipeline`) enter the queue."""
+
+import logging
+import uuid
+from collections.abc import Iterable
 
 from celery import shared_task
 
 from orders import services
 from orders.payments import PaymentTemporarilyFailed
+from orders.pipeline import Step
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -35,9 +43,25 @@ def cancel_unpaid_orders() -> int:
 
 @shared_task(name="orders.resume_stalled_orders")
 def resume_stalled_orders() -> int:
-    return services.resume_stalled_orders()
+    stalled = services.stalled_orders()
+    for order_id, steps in stalled:
+        queue_steps(order_id, steps)
+    if stalled:
+        logger.info("resumed %d stalled orders", len(stalled))
+    return len(stalled)
 
 
 @shared_task(name="orders.prune_idempotency_keys")
 def prune_idempotency_keys() -> int:
     return services.prune_idempotency_keys()
+
+
+def queue_steps(order_id: uuid.UUID | str, steps: Iterable[Step]) -> None:
+    for step in steps:
+        match step:
+            case Step.CHARGE_PAYMENT:
+                charge_payment.delay(str(order_id))
+            case Step.COMMIT_STOCK:
+                commit_stock.delay(str(order_id))
+            case _:  # the e-mail steps are named after their kind of mail
+                send_order_email.delay(str(order_id), str(step))

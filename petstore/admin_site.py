@@ -1,6 +1,14 @@
-from django.contrib import admin
+"""The admin site, with a dashboard front page for staff who are not developers."""
 
-from petstore.dashboard import dashboard_figures
+from datetime import timedelta
+
+from django.contrib import admin
+from django.utils import timezone
+
+from events.selectors import outbox_backlog
+from orders.models import OrderStatus
+from orders.selectors import order_counts_by_status
+from webhooks.selectors import disabled_endpoint_count, failed_deliveries_since
 
 
 class PetstoreAdminSite(admin.AdminSite):
@@ -13,14 +21,15 @@ class PetstoreAdminSite(admin.AdminSite):
         return super().index(request, {"dashboard": dashboard_figures(), **(extra_context or {})})
 
 
-class ReadOnlyTabularInline(admin.TabularInline):
-    """Rows that services write (items, e-mails, attempts): shown, never edited here."""
-
-    extra = 0
-    can_delete = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+def dashboard_figures() -> dict:
+    day_ago = timezone.now() - timedelta(hours=24)
+    by_status = order_counts_by_status()
+    backlog = outbox_backlog()
+    return {
+        "orders_by_status": [(value, label, by_status.get(value, 0)) for value, label in OrderStatus.choices],
+        "failed_deliveries_24h": failed_deliveries_since(day_ago),
+        "day_ago": day_ago,
+        "disabled_endpoints": disabled_endpoint_count(),
+        "outbox_backlog": backlog["count"],
+        "outbox_oldest": backlog["oldest"],
+    }

@@ -3,10 +3,10 @@
 import inspect
 import os
 
-from celery import Celery, current_task
+from celery import Celery
 from celery.signals import task_prerun
 
-from petstore import log_context
+from core import log_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "petstore.settings")
 
@@ -21,8 +21,3 @@ def bind_task_log_context(task, args, kwargs, **_) -> None:
     parameters = list(inspect.signature(task.run).parameters)
     given = dict(zip(parameters, args, strict=False)) | kwargs
     log_context.start(**{name: value for name, value in given.items() if name in log_context.FIELDS})
-
-
-def in_task() -> bool:
-    """Whether the caller runs inside a Celery task, so already in the background."""
-    return bool(current_task and current_task.request.id)

@@ -3,8 +3,8 @@
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from core.problems import PROBLEM_CONTENT_TYPE, problem
 from petstore.celery import app
-from petstore.problems import PROBLEM_CONTENT_TYPE, problem
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -42,16 +42,17 @@ INSTALLED_APPS = [
     "petstore",
     "accounts",
     "events",
-    "inventory",
+    # Producers register their event types when ready, in this order: the catalog's order.
     "orders",
+    "inventory",
     "webhooks",
 ]
 if env_flag("BENCH"):
     INSTALLED_APPS.append("bench")  # the benchmarks' baseline endpoint, never in production
 
 MIDDLEWARE = [
-    "petstore.log_context.RequestIdMiddleware",
-    "petstore.metrics.RequestMetricsMiddleware",
+    "core.log_context.RequestIdMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -152,11 +153,11 @@ REST_FRAMEWORK = {
         "api_key": env("API_RATE_LIMIT", "1200/min"),
         "anonymous": env("ANONYMOUS_RATE_LIMIT", "120/min"),
     },
-    "DEFAULT_PAGINATION_CLASS": "petstore.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.CursorPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "petstore.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "PAGE_SIZE": 20,
 }
@@ -173,7 +174,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "petstore.openapi.add_problem_responses",
+        "core.openapi.add_problem_responses",
     ],
     "WEBHOOKS": "events.catalog.OPENAPI_WEBHOOKS",
     "ENUM_NAME_OVERRIDES": {
@@ -283,7 +284,7 @@ LOG_FORMAT = env("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "petstore.log_context.ContextFilter"}},
+    "filters": {"context": {"()": "core.log_context.ContextFilter"}},
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",

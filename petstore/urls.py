@@ -39,7 +39,7 @@ urlpatterns = [
 if apps.is_installed("bench"):
     urlpatterns.append(path("bench/", include("bench.urls")))
 
-handler400 = "petstore.problems.bad_request"
-handler403 = "petstore.problems.permission_denied"
-handler404 = "petstore.problems.not_found"
-handler500 = "petstore.problems.server_error"
+handler400 = "core.problems.bad_request"
+handler403 = "core.problems.permission_denied"
+handler404 = "core.problems.not_found"
+handler500 = "core.problems.server_error"

@@ -2,7 +2,8 @@
 
 import pytest
 
-from events.models import Event, EventType
+from events.models import Event
+from inventory.events import InventoryEvent
 from inventory.models import Pet
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,7 @@ def test_staff_create_update_restock_and_delete(staff):
 
     restocked = staff.client.post(f"/v1/pets/{pet_id}/restock", {"quantity": 3}, format="json")
     assert restocked.json()["stock"] == 5
-    assert Event.objects.filter(type=EventType.INVENTORY_UPDATED, subject_id=pet_id).count() == 2
+    assert Event.objects.filter(type=InventoryEvent.UPDATED, subject=f"pet/{pet_id}").count() == 2
 
     assert staff.client.delete(f"/v1/pets/{pet_id}").status_code == 204
 

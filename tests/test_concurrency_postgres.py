@@ -85,14 +85,15 @@ def test_a_concurrent_cancel_and_payment_never_both_win(customer, pet):
 
 
 def test_concurrent_retries_of_one_delivery_send_it_once(customer, httpserver):
-    from webhooks import deliveries, services
+    from tests.sending import send_here
+    from webhooks import services
     from webhooks.models import Delivery
 
     httpserver.expect_request("/hook").respond_with_data(status=204)
     endpoint = services.create_endpoint(owner=customer.user, url=httpserver.url_for("/hook"), event_types=["*"])
     delivery = services.send_test_event(endpoint=endpoint)
 
-    run_at_once(10, lambda index: deliveries.attempt_deliveries(delivery_ids=[delivery.id]))
+    run_at_once(10, lambda index: send_here([delivery.id]))
 
     # A worker of the session may take part in the race too; whoever wins, it is sent once.
     eventually(lambda: Delivery.objects.get(id=delivery.id).attempt_count == 1, message="the attempt")
@@ -110,7 +111,7 @@ def sweep_and_linger(index: int, *, sweep) -> int:
 
 
 def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
-    from webhooks import deliveries, services
+    from webhooks import queueing, services
     from webhooks.models import Delivery, Endpoint
 
     first = services.create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
@@ -120,10 +121,10 @@ def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
             Endpoint(owner=customer.user, url=first.url, secret=first.secret) for _ in range(299)
         )
         Delivery.objects.bulk_create(Delivery(endpoint=endpoint, event=event) for endpoint in endpoints)
-        Delivery.objects.update(next_attempt_at=timezone.now())
+        Delivery.objects.update(next_attempt_at=timezone.now(), queued_until=None)
         queue.reset_mock()
 
-        swept = run_at_once(4, partial(sweep_and_linger, sweep=deliveries.enqueue_due_deliveries))
+        swept = run_at_once(4, partial(sweep_and_linger, sweep=queueing.queue_due_deliveries))
 
     queued = [delivery_id for call in queue.call_args_list for delivery_id in call.args[0]]
     assert (sum(swept), len(queued), len(set(queued))) == (300, 300, 300)

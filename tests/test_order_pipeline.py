@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-from events.models import Event, EventType
+from events.models import Event
+from inventory.events import InventoryEvent
+from orders.events import OrderEvent, PaymentEvent
 from orders.models import Order
 from tests.conftest import ROOT, eventually, order_body, worker_database_url
 
@@ -22,22 +24,22 @@ def wait_for_status(order_id, *statuses, timeout=30) -> Order:
 
 
 def count(order_id, event_type) -> int:
-    return Event.objects.filter(subject_id=order_id, type=event_type).count()
+    return Event.objects.filter(subject=f"order/{order_id}", type=event_type).count()
 
 
 def test_paid_order_is_approved_stocked_mailed_and_completed_once(workers, customer, pet):
     order_id = customer.client.post("/v1/orders", order_body(pet, 2), format="json").json()["id"]
 
     order = wait_for_status(order_id, "approved")
-    eventually(lambda: count(order_id, EventType.ORDER_COMPLETED), message="order.completed")
+    eventually(lambda: count(order_id, OrderEvent.COMPLETED), message="order.completed")
 
     assert order.payment_status == "succeeded"
     pet.refresh_from_db()
     assert (pet.stock, pet.reserved) == (3, 0)
     assert workers.mails_for(order_id) == 1
     assert "Your Petstore order is confirmed" in workers.sent_mail()
-    assert count(order_id, EventType.ORDER_COMPLETED) == 1
-    assert Event.objects.filter(type=EventType.INVENTORY_UPDATED, subject_id=pet.id).count() == 2  # created, sold
+    assert count(order_id, OrderEvent.COMPLETED) == 1
+    assert Event.objects.filter(type=InventoryEvent.UPDATED, subject=f"pet/{pet.id}").count() == 2  # created, sold
     assert customer.client.get(f"/v1/orders/{order_id}").json()["status"] == "approved"
 
 
@@ -53,8 +55,8 @@ def test_declined_payment_cancels_returns_stock_and_mails_cancellation(workers, 
     assert (pet.stock, pet.reserved) == (5, 0)
     eventually(lambda: workers.mails_for(order_id) == 1, message="the cancellation mail")
     assert "was cancelled" in workers.sent_mail()
-    assert count(order_id, EventType.PAYMENT_FAILED) == 1
-    assert count(order_id, EventType.ORDER_COMPLETED) == 0
+    assert count(order_id, PaymentEvent.FAILED) == 1
+    assert count(order_id, OrderEvent.COMPLETED) == 0
 
 
 def test_processing_error_is_retried_then_charged_once(workers, customer, pet):
@@ -65,8 +67,8 @@ def test_processing_error_is_retried_then_charged_once(workers, customer, pet):
     order = wait_for_status(order_id, "approved", timeout=60)
 
     assert order.payment_status == "succeeded"
-    assert count(order_id, EventType.PAYMENT_SUCCEEDED) == 1
-    eventually(lambda: count(order_id, EventType.ORDER_COMPLETED), message="order.completed")
+    assert count(order_id, PaymentEvent.SUCCEEDED) == 1
+    eventually(lambda: count(order_id, OrderEvent.COMPLETED), message="order.completed")
     assert workers.log.read_text().count("Retry in") >= 2
 
 
@@ -98,12 +100,12 @@ def test_with_the_broker_down_orders_are_accepted_and_relayed_later(workers, cus
     status, order_id = result.stdout.split()[-2:]
     assert status == "201"
     assert "stays in the outbox" in result.stderr
-    assert Event.objects.get(subject_id=order_id, type=EventType.ORDER_CREATED).dispatched_at is None
+    assert Event.objects.get(subject=f"order/{order_id}", type=OrderEvent.CREATED).dispatched_at is None
 
     # Nobody enqueues anything by hand: beat's outbox relay finds the event and the worker pays.
     wait_for_status(order_id, "approved", timeout=40)
-    eventually(lambda: count(order_id, EventType.ORDER_COMPLETED), message="order.completed")
-    assert Event.objects.get(subject_id=order_id, type=EventType.ORDER_CREATED).dispatched_at is not None
+    eventually(lambda: count(order_id, OrderEvent.COMPLETED), message="order.completed")
+    assert Event.objects.get(subject=f"order/{order_id}", type=OrderEvent.CREATED).dispatched_at is not None
 
 
 def env_without_broker() -> dict:

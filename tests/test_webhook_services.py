@@ -6,9 +6,11 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from events.models import Event, EventType
+from events.models import Event
+from orders.events import OrderEvent
 from orders.services import place_order
-from webhooks import deliveries, services, transport
+from tests.sending import send_here
+from webhooks import fanout, recording, sending, services, transport
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 from webhooks.sender import Request, Result
 
@@ -33,7 +35,7 @@ def test_an_endpoint_failing_for_five_days_is_disabled_and_its_owner_told(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        deliveries.attempt_deliveries(delivery_ids=[new_delivery(endpoint).id])
+        send_here([new_delivery(endpoint).id])
 
     endpoint.refresh_from_db()
     assert (endpoint.is_active, endpoint.disabled_reason) == (False, "failing")
@@ -47,11 +49,11 @@ def test_a_recent_failure_keeps_the_endpoint_and_a_success_clears_it(endpoint, h
     httpserver.expect_request("/hook").respond_with_data(status=200)
     delivery = new_delivery(endpoint)
 
-    deliveries.attempt_deliveries(delivery_ids=[delivery.id])
+    send_here([delivery.id])
     endpoint.refresh_from_db()
     assert endpoint.is_active and endpoint.failing_since is not None
 
-    deliveries.attempt_deliveries(delivery_ids=[delivery.id])
+    send_here([delivery.id])
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None
     assert Delivery.objects.get(id=delivery.id).status == DeliveryStatus.SUCCEEDED
@@ -62,7 +64,7 @@ def test_a_delivery_being_sent_is_not_sent_again(endpoint, httpserver):
     delivery = new_delivery(endpoint)
     Delivery.objects.filter(id=delivery.id).update(sending_until=timezone.now() + timedelta(minutes=1))
 
-    assert deliveries.attempt_deliveries(delivery_ids=[delivery.id]) == []
+    assert send_here([delivery.id]) == []
     assert httpserver.log == []
 
 
@@ -70,7 +72,7 @@ def test_a_delivery_to_a_disabled_endpoint_fails_without_a_request(endpoint, htt
     services.set_endpoint_active(endpoint=endpoint, active=False)
     delivery = new_delivery(endpoint)
 
-    deliveries.attempt_deliveries(delivery_ids=[delivery.id])
+    send_here([delivery.id])
 
     assert Delivery.objects.get(id=delivery.id).status == DeliveryStatus.FAILED
     assert httpserver.log == []
@@ -82,7 +84,7 @@ def test_a_delivery_to_a_disabled_endpoint_fails_without_a_request(endpoint, htt
 )
 def test_retry_delays_follow_the_schedule_with_jitter(attempts, retry_after, low, high, settings):
     settings.WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
-    delay = deliveries.next_retry_delay(scheduled_attempts=attempts, retry_after=retry_after)
+    delay = recording.next_retry_delay(scheduled_attempts=attempts, retry_after=retry_after)
     if low is None:
         assert delay is None
     else:
@@ -97,10 +99,10 @@ def test_fan_out_creates_one_delivery_per_subscribed_endpoint_once(customer, mak
     order = place_order(
         user=customer.user, items=[{"pet_id": pet.id, "quantity": 1}], payment={"method": "card", "token": "tok_visa"}
     ).order
-    event = Event.objects.get(subject_id=order.id, type=EventType.ORDER_CREATED)
+    event = Event.objects.get(subject=f"order/{order.id}", type=OrderEvent.CREATED)
 
-    assert deliveries.fan_out(event=event) == 1
-    deliveries.fan_out(event=event)  # dispatched twice by the relay: still one delivery
+    assert fanout.fan_out(event=event) == 1
+    fanout.fan_out(event=event)  # dispatched twice by the relay: still one delivery
     assert list(Delivery.objects.values_list("endpoint_id", flat=True)) == [wanted.id]
 
 
@@ -112,7 +114,7 @@ def test_an_attempt_whose_delivery_was_deleted_meanwhile_does_not_cost_the_other
     )
     with mock.patch("webhooks.tasks.send_deliveries.delay"):  # sent by hand below, not by a worker
         created = [services.send_test_event(endpoint=endpoint).id for endpoint in (kept, removed)]
-    claimed = deliveries.claim(created)
+    claimed = sending.claim(created)
     ok = transport.Response(status=204, body="", error="", duration_ms=3, retry_after=None)
     results = [
         Result(Request(delivery.endpoint_id, delivery.endpoint.url, b"{}", {}, delivery), ok, timezone.now())
@@ -120,7 +122,7 @@ def test_an_attempt_whose_delivery_was_deleted_meanwhile_does_not_cost_the_other
     ]
     removed.delete()  # its delivery goes with it, while "in flight"
 
-    deliveries.record_attempts(results)
+    recording.record_attempts(results)
 
     (delivery,) = Delivery.objects.all()
     assert (delivery.endpoint_id, delivery.status, delivery.attempts.count()) == (kept.id, "succeeded", 1)

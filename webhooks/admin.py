@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from petstore.admin_site import ReadOnlyTabularInline
+from core.admin import ReadOnlyTabularInline
 from webhooks import services, signing
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, FailedDelivery
 
@@ -110,7 +110,7 @@ class DeliveryAdminBase(admin.ModelAdmin):
 
     @admin.action(description="Retry selected deliveries", permissions=["view"])
     def retry(self, request: HttpRequest, deliveries: QuerySet[Delivery]) -> None:
-        count = services.restart_deliveries(deliveries)
+        count = services.resend_deliveries(deliveries)
         skipped = len(deliveries) - count
         note = f" {skipped} still pending were left as they are." if skipped else ""
         self.message_user(request, f"Queued {count} deliveries to be sent again.{note}", messages.SUCCESS)

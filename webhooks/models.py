@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from uuid6 import uuid7
 
 
@@ -34,6 +35,18 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return self.url
 
+    def signing_secrets(self) -> list[str]:
+        """The secrets that sign its deliveries now: the current one, and the previous one during
+        its overlap after a rotation."""
+        secrets = [self.secret]
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at
+            and self.previous_secret_expires_at > timezone.now()
+        ):
+            secrets.append(self.previous_secret)
+        return secrets
+
     def subscribes_to(self, event_type: str) -> bool:
         return any(
             pattern in ("*", event_type) or (pattern.endswith(".*") and event_type.startswith(pattern[:-1]))
@@ -58,7 +71,10 @@ class Delivery(models.Model):
     scheduled_attempts = models.PositiveIntegerField(
         default=0, help_text="Attempts since the delivery was last (re)started; they index the retry schedule."
     )
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the next attempt is due.")
+    queued_until = models.DateTimeField(
+        null=True, blank=True, help_text="Handed to the queue; not handed again before then."
+    )
     sending_until = models.DateTimeField(
         null=True, blank=True, help_text="A worker is sending it until then; nobody else may."
     )

@@ -1,7 +1,9 @@
+from datetime import datetime
+
 from django.contrib.auth.models import User
 from django.db.models import Prefetch, QuerySet
 
-from webhooks.models import Attempt, Delivery, Endpoint
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 
 def endpoints_of(user: User) -> QuerySet[Endpoint]:
@@ -41,3 +43,11 @@ def deliveries_matching(
     if until:
         deliveries = deliveries.filter(created_at__lt=until)
     return deliveries
+
+
+def failed_deliveries_since(when: datetime) -> int:
+    return Delivery.objects.filter(status=DeliveryStatus.FAILED, updated_at__gte=when).count()
+
+
+def disabled_endpoint_count() -> int:
+    return Endpoint.objects.filter(is_active=False).count()

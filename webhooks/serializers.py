@@ -1,10 +1,8 @@
 from rest_framework import exceptions, serializers
 
-from events.models import EventType
+from events import registry
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.targets import UnsafeTarget, check_url
-
-EVENT_PREFIXES = {event_type.split(".", 1)[0] for event_type in EventType.values}
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -43,13 +41,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         return url
 
     def validate_events(self, patterns: list[str]) -> list[str]:
-        unknown = [
-            pattern
-            for pattern in patterns
-            if pattern != "*"
-            and pattern not in EventType.values
-            and not (pattern.endswith(".*") and pattern[:-2] in EVENT_PREFIXES)
-        ]
+        unknown = [pattern for pattern in patterns if not registry.is_known_pattern(pattern)]
         if unknown:
             raise serializers.ValidationError(f"Unknown event types: {', '.join(unknown)}. See GET /v1/event-types.")
         return sorted(set(patterns))

@@ -1,6 +1,9 @@
-"""Webhook subscriptions, and the repair of deliveries: retry, recover, replay.
+"""Webhook subscriptions, and sending deliveries again (the API's retry and recover, the admin's
+retry action and `replay_webhooks` all resend through `resend_deliveries`).
 
-Fan-out and sending live in `webhooks.deliveries`.
+A delivery's life: `webhooks.fanout` creates it, `webhooks.queueing` hands it to the queue,
+`webhooks.sending` claims, signs and sends it, `webhooks.recording` logs each attempt and
+schedules the next, and `webhooks.health` keeps each endpoint's failure streak.
 """
 
 import logging
@@ -12,11 +15,12 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from events.models import EventType
 from events.services import publish
+from events.subjects import subject
 from webhooks import signing
-from webhooks.deliveries import enqueue_after_commit, requeue_deadline
+from webhooks.events import WebhookEvent
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
+from webhooks.queueing import queue_after_commit, queue_lease
 
 logger = logging.getLogger(__name__)
 
@@ -68,37 +72,42 @@ def rotate_secret(*, endpoint: Endpoint) -> Endpoint:
 def send_test_event(*, endpoint: Endpoint) -> Delivery:
     """A `webhook.test` event for this endpoint alone."""
     event = publish(
-        type=EventType.WEBHOOK_TEST,
-        subject_id=endpoint.id,
+        type=WebhookEvent.TEST,
+        subject=subject("endpoint", endpoint.id),
         owner=endpoint.owner,
         data={"endpoint_id": str(endpoint.id), "message": "A test event from Petstore Events."},
     )
-    delivery = Delivery.objects.create(endpoint=endpoint, event=event, next_attempt_at=requeue_deadline())
-    enqueue_after_commit([delivery.id])
+    delivery = Delivery.objects.create(
+        endpoint=endpoint, event=event, next_attempt_at=timezone.now(), queued_until=queue_lease()
+    )
+    queue_after_commit([delivery.id])
     return delivery
 
 
-# --- Repair: retry, recover, replay ------------------------------------------------------
+# --- Sending again -----------------------------------------------------------------------
 
 
-def restart_deliveries(deliveries: QuerySet[Delivery]) -> int:
-    """Send these deliveries again through the normal path, with a fresh retry schedule."""
+def resend_deliveries(deliveries: QuerySet[Delivery]) -> int:
+    """Send these finished deliveries again through the normal path, with a fresh retry schedule;
+    pending ones are left as they are. Returns how many were queued."""
+    now = timezone.now()
     with transaction.atomic():
         ids = list(deliveries.exclude(status=DeliveryStatus.PENDING).values_list("id", flat=True))
         Delivery.objects.filter(id__in=ids).update(
             status=DeliveryStatus.PENDING,
             scheduled_attempts=0,
             sending_until=None,
-            next_attempt_at=requeue_deadline(),
-            updated_at=timezone.now(),
+            next_attempt_at=now,
+            queued_until=queue_lease(),
+            updated_at=now,
         )
-        enqueue_after_commit(ids)
+        queue_after_commit(ids)
     return len(ids)
 
 
-def recover_failed(*, endpoint: Endpoint, since: datetime) -> int:
-    """Resend every failed delivery of `endpoint` created since `since`."""
-    return restart_deliveries(endpoint.deliveries.filter(status=DeliveryStatus.FAILED, created_at__gte=since))
+def resend_failed_since(*, endpoint: Endpoint, since: datetime) -> int:
+    """Resend every failed delivery of `endpoint` created since `since` (the API's recover)."""
+    return resend_deliveries(endpoint.deliveries.filter(status=DeliveryStatus.FAILED, created_at__gte=since))
 
 
 def prune_attempts() -> int:

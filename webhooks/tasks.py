@@ -1,18 +1,30 @@
-from celery import shared_task
+"""Thin tasks. `queue_send` is how deliveries enter the queue (from `webhooks.receivers`)."""
 
-from webhooks import deliveries, services
+from collections.abc import Sequence
+
+from celery import shared_task
+from django.conf import settings
+
+from webhooks import queueing, sending, services
 
 
 @shared_task(name="webhooks.send_deliveries")
 def send_deliveries(delivery_ids: list[str]) -> int:
-    return deliveries.send_deliveries(delivery_ids=delivery_ids)
+    return sending.send_deliveries(delivery_ids=delivery_ids)
 
 
 @shared_task(name="webhooks.enqueue_due_deliveries")
-def enqueue_due_deliveries() -> int:
-    return deliveries.enqueue_due_deliveries()
+def queue_due_deliveries() -> int:
+    return queueing.queue_due_deliveries()
 
 
 @shared_task(name="webhooks.prune_attempts")
 def prune_attempts() -> int:
     return services.prune_attempts()
+
+
+def queue_send(delivery_ids: Sequence[str]) -> None:
+    """Queue the deliveries in batches of WEBHOOK_BATCH_SIZE."""
+    size = settings.WEBHOOK_BATCH_SIZE
+    for start in range(0, len(delivery_ids), size):
+        send_deliveries.delay(list(delivery_ids[start : start + size]))

@@ -82,7 +82,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
         endpoint = self.get_object()
         deliveries = selectors.deliveries_of(endpoint)
         delivery = get_object_or_404(deliveries, id=delivery_id)
-        services.restart_deliveries(deliveries.filter(id=delivery.id))
+        services.resend_deliveries(deliveries.filter(id=delivery.id))
         return Response(DeliverySerializer(deliveries.get(id=delivery.id)).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -95,5 +95,5 @@ class EndpointViewSet(viewsets.ModelViewSet):
         endpoint = self.get_object()
         serializer = RecoverSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        count = services.recover_failed(endpoint=endpoint, **serializer.validated_data)
+        count = services.resend_failed_since(endpoint=endpoint, **serializer.validated_data)
         return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)

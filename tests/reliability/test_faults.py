@@ -15,12 +15,14 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.utils import timezone
 
-from events.models import Event, EventType
+from events.models import Event
 from inventory.services import create_pet
 from orders import payments
+from orders.events import OrderEvent
 from orders.models import Order, OrderEmail
 from tests.conftest import ROOT, eventually
 from tests.reliability.stack import Api, Receiver, Stack
+from webhooks.events import WebhookEvent
 from webhooks.models import Delivery
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -89,7 +91,7 @@ class Run:
             list(pool.map(one, range(count)))
 
     def expected_ids(self, *, owner) -> set[str]:
-        events = Event.objects.filter(created_at__gte=self.since).exclude(type=EventType.WEBHOOK_TEST)
+        events = Event.objects.filter(created_at__gte=self.since).exclude(type=WebhookEvent.TEST)
         if owner is not None:
             events = events.filter(owner=owner)
         return {str(event_id) for event_id in events.values_list("id", flat=True)}
@@ -100,7 +102,9 @@ class Run:
         return len(missing_shop) + len(missing_crm)
 
     def all_done(self) -> bool:
-        completed = Event.objects.filter(type=EventType.ORDER_COMPLETED, subject_id__in=self.order_ids).count()
+        completed = Event.objects.filter(
+            type=OrderEvent.COMPLETED, subject__in=[f"order/{order_id}" for order_id in self.order_ids]
+        ).count()
         return completed == len(self.order_ids) and self.lost() == 0
 
     def drain(self, *, timeout: float) -> float:

@@ -65,7 +65,7 @@ class Command(BaseCommand):
         with tqdm(total=len(ids), unit="delivery", desc="Queuing", file=self.stderr._out) as progress:
             for start in range(0, len(ids), BATCH):
                 batch = ids[start : start + BATCH]
-                queued += services.restart_deliveries(Delivery.objects.filter(id__in=batch))
+                queued += services.resend_deliveries(Delivery.objects.filter(id__in=batch))
                 progress.update(len(batch))
         self.stdout.write(
             self.style.SUCCESS(

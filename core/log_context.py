@@ -22,6 +22,14 @@ def bind(**ids) -> None:
     _context.set({**_context.get(), **{key: str(value) for key, value in ids.items() if value}})
 
 
+def bind_subject(subject: str) -> None:
+    """Bind the id an event's subject names, when it is one the logs carry: `order/<id>` binds
+    `order_id`."""
+    kind, _, id = subject.partition("/")
+    if f"{kind}_id" in FIELDS:
+        bind(**{f"{kind}_id": id})
+
+
 def start(**ids) -> None:
     """A fresh log context, for a task run by a thread that ran others before."""
     _context.set({})

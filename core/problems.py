@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from petstore.errors import DomainError
+from core.errors import DomainError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Relative type URIs (RFC 9457 §3.1.1): stable names a client can switch on.

@@ -11,8 +11,3 @@ class DomainError(Exception):
     def __init__(self, detail: str):
         super().__init__(detail)
         self.detail = detail
-
-
-class InvalidTransition(DomainError):
-    code = "invalid-transition"
-    title = "The order cannot make this change"

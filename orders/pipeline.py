@@ -1,0 +1,55 @@
+"""The order pipeline's one routing table: which steps follow each event.
+
+The dispatcher's receiver (`orders.receivers`) queues the steps that follow an event as it is
+published; the stalled-order sweep queues the steps that followed an order's events but are not
+done yet. Both read `STEPS_AFTER`, and `orders.tasks.queue_steps` turns steps into tasks.
+"""
+
+from collections.abc import Collection
+from enum import StrEnum
+
+from orders.events import OrderEvent, PaymentEvent
+from orders.models import EmailKind, Order, OrderStatus, PaymentStatus
+
+
+class Step(StrEnum):
+    CHARGE_PAYMENT = "charge_payment"
+    COMMIT_STOCK = "commit_stock"
+    CONFIRMATION_EMAIL = EmailKind.CONFIRMATION
+    CANCELLATION_EMAIL = EmailKind.CANCELLATION
+    SHIPPING_EMAIL = EmailKind.SHIPPING
+
+
+STEPS_AFTER: dict[str, tuple[Step, ...]] = {
+    OrderEvent.CREATED: (Step.CHARGE_PAYMENT,),
+    PaymentEvent.SUCCEEDED: (Step.COMMIT_STOCK, Step.CONFIRMATION_EMAIL),
+    OrderEvent.CANCELLED: (Step.CANCELLATION_EMAIL,),
+    OrderEvent.SHIPPED: (Step.SHIPPING_EMAIL,),
+}
+
+PAID = (OrderStatus.APPROVED, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+
+
+def missing_steps(order: Order, *, emails_taken: Collection[str]) -> list[Step]:
+    """The steps that followed the order's events so far and are not done. `emails_taken`: the
+    kinds of mail already sent or being sent."""
+    happened = [OrderEvent.CREATED]
+    if order.status in PAID:
+        happened.append(PaymentEvent.SUCCEEDED)
+    if order.status == OrderStatus.CANCELLED:
+        happened.append(OrderEvent.CANCELLED)
+    if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        happened.append(OrderEvent.SHIPPED)
+    return [step for event in happened for step in STEPS_AFTER[event] if not _done(step, order, emails_taken)]
+
+
+def _done(step: Step, order: Order, emails_taken: Collection[str]) -> bool:
+    match step:
+        case Step.CHARGE_PAYMENT:
+            return not (order.status == OrderStatus.PLACED and order.payment_status == PaymentStatus.PENDING)
+        case Step.COMMIT_STOCK:
+            return bool(order.stock_committed_at) or order.status == OrderStatus.CANCELLED
+        case Step.CONFIRMATION_EMAIL:
+            return step in emails_taken or order.status == OrderStatus.CANCELLED
+        case _:
+            return step in emails_taken

@@ -1,0 +1,145 @@
+"""Recording: each attempt logged, and what comes next for its delivery (the retry policy).
+
+The sender's results are written in bulk by its recorder thread. A delivery that succeeded, got
+`410 Gone` or spent its schedule is finished; one that failed gets its next attempt's time in the
+database, where the due sweep (`webhooks.queueing`) finds it. What the results say about their
+endpoints goes to `webhooks.health`.
+"""
+
+import logging
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core import log_context
+from webhooks import health, metrics, transport
+from webhooks.models import Attempt, Delivery, DeliveryStatus
+from webhooks.sender import Result
+
+logger = logging.getLogger(__name__)
+
+JITTER = 0.1
+
+
+def record_attempts(results: Sequence[Result]) -> list[Attempt]:
+    """Log each attempt and decide what comes next for its delivery and endpoint, in bulk."""
+    defer([result.request.delivery.id for result in results if result.response is None])
+    sent = sorted((result for result in results if result.response is not None), key=lambda result: result.attempted_at)
+    if not sent:
+        return []
+    now = timezone.now()
+    for result in sent:
+        _schedule_next(result.request.delivery, result.response, now)
+    return _write(sent, now)
+
+
+def defer(delivery_ids: Sequence[uuid.UUID]) -> None:
+    """Give up the claim on deliveries not sent; they are due again after WEBHOOK_TIMEOUT."""
+    if delivery_ids:
+        later = timezone.now() + timedelta(seconds=settings.WEBHOOK_TIMEOUT * random.uniform(1, 1 + JITTER))
+        Delivery.objects.filter(id__in=delivery_ids).update(
+            sending_until=None, queued_until=None, next_attempt_at=later
+        )
+
+
+def next_retry_delay(*, scheduled_attempts: int, retry_after: float | None = None) -> float | None:
+    """Seconds until the next attempt, or None when the schedule is spent.
+
+    The schedule's delay gets ±10 % jitter so that a receiver coming back is not hit by every
+    retry at once; a longer `Retry-After` from the receiver wins.
+    """
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if scheduled_attempts > len(schedule):
+        return None
+    delay = schedule[scheduled_attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+    return max(delay, retry_after or 0)
+
+
+def _write(sent: Sequence[Result], now) -> list[Attempt]:
+    """Write the attempts and outcomes in one transaction. If a delivery was deleted meanwhile (its
+    endpoint removed while the request was in flight), write the others one by one."""
+    try:
+        with transaction.atomic():
+            attempts = Attempt.objects.bulk_create(
+                [
+                    Attempt(
+                        delivery=result.request.delivery,
+                        attempted_at=result.attempted_at,
+                        response_status=result.response.status,
+                        duration_ms=result.response.duration_ms,
+                        response_body=result.response.body,
+                        error=result.response.error,
+                    )
+                    for result in sent
+                ]
+            )
+            _save_outcomes([result.request.delivery for result in sent], now)
+            health.record_results({result.request.endpoint_id: result for result in sent}.values(), now)
+    except IntegrityError:
+        if len(sent) > 1:
+            return [attempt for result in sent for attempt in _write([result], now)]
+        logger.warning("attempt not recorded: delivery %s no longer exists", sent[0].request.delivery.id)
+        return []
+    for result in sent:
+        _observe(result, now)
+    return attempts
+
+
+def _schedule_next(delivery: Delivery, response: transport.Response, now) -> None:
+    delivery.attempt_count += 1
+    delivery.scheduled_attempts += 1
+    delivery.sending_until = delivery.queued_until = None
+    delivery.updated_at = now
+    if response.succeeded or response.status == 410:
+        delivery.status = DeliveryStatus.SUCCEEDED if response.succeeded else DeliveryStatus.FAILED
+        delivery.next_attempt_at = None
+        return
+    delay = next_retry_delay(scheduled_attempts=delivery.scheduled_attempts, retry_after=response.retry_after)
+    if delay is None:
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+    else:
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+
+
+def _save_outcomes(deliveries: Sequence[Delivery], now) -> None:
+    """One UPDATE for all that finished the same way, one per delivery still retrying (each has
+    its own jittered time): far cheaper than Django's bulk_update, a CASE per row and field."""
+    counted = {"attempt_count": F("attempt_count") + 1, "scheduled_attempts": F("scheduled_attempts") + 1}
+    released = {"queued_until": None, "sending_until": None, "updated_at": now}
+    finished = defaultdict(list)
+    for delivery in deliveries:
+        if delivery.status == DeliveryStatus.PENDING:
+            Delivery.objects.filter(id=delivery.id).update(
+                next_attempt_at=delivery.next_attempt_at, **counted, **released
+            )
+        else:
+            finished[delivery.status].append(delivery.id)
+    for status, ids in finished.items():
+        Delivery.objects.filter(id__in=ids).update(status=status, next_attempt_at=None, **counted, **released)
+
+
+def _observe(result: Result, now) -> None:
+    delivery, response = result.request.delivery, result.response
+    metrics.DELIVERY_ATTEMPTS.labels("success" if response.succeeded else "failure").inc()
+    if delivery.status != DeliveryStatus.PENDING:
+        metrics.DELIVERIES.labels(delivery.status).inc()
+        metrics.ATTEMPTS_PER_DELIVERY.observe(delivery.attempt_count)
+    if response.succeeded:
+        metrics.DELIVERY_LATENCY.observe((now - delivery.event.created_at).total_seconds())
+    with log_context.scope(delivery_id=delivery.id, event_id=delivery.event_id):
+        log_context.bind_subject(delivery.event.subject)
+        logger.info(
+            "%s to %s: %s in %d ms, delivery %s",
+            delivery.event.type,
+            delivery.endpoint.url,
+            response.status or response.error,
+            response.duration_ms,
+            delivery.status,
+        )
