@@ -36,6 +36,7 @@ bench: $(VENV)/installed
 lint: $(VENV)/installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 $(VENV)/installed: requirements.txt
 	test -d $(VENV) || python3 -m venv $(VENV)
