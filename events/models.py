@@ -1,13 +1,18 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from uuid6 import uuid7
+
+
+def default_relay_at():
+    return timezone.now() + settings.OUTBOX_RELAY_AFTER
 
 
 class Event(models.Model):
     """Something that happened, written in the same transaction as the change (the outbox).
 
     `dispatched_at` stays empty until a worker has handed the event to its consumers; the relay
-    dispatches again whatever stays empty too long.
+    hands again whatever is still undispatched at `relay_at`, each time a little later.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
@@ -26,13 +31,15 @@ class Event(models.Model):
     data = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    relay_at = models.DateTimeField(
+        default=default_relay_at, help_text="If still undispatched then, the relay hands the event on again."
+    )
+    relay_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(
-                fields=["created_at"], name="event_undispatched_idx", condition=models.Q(dispatched_at__isnull=True)
-            )
+            models.Index(fields=["relay_at"], name="event_to_relay_idx", condition=models.Q(dispatched_at__isnull=True))
         ]
 
     def __str__(self) -> str:

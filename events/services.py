@@ -41,11 +41,25 @@ def dispatch(event: Event) -> None:
         logger.info("%s dispatched", event.type)
 
 
-def events_to_relay(*, limit: int = 1000) -> list[uuid.UUID]:
-    """The events whose dispatch was not confirmed in time, oldest first."""
-    cutoff = timezone.now() - settings.OUTBOX_RELAY_AFTER
-    return list(
-        Event.objects.filter(dispatched_at__isnull=True, created_at__lt=cutoff)
-        .order_by("created_at")
-        .values_list("id", flat=True)[:limit]
-    )
+def claim_events_to_relay(*, limit: int = 1000) -> list[uuid.UUID]:
+    """The undispatched events whose relay time has come, oldest first, each claimed for this
+    attempt: its next relay time moves on with a backoff (OUTBOX_RELAY_AFTER, doubling up to
+    OUTBOX_RELAY_MAX_DELAY), so the relay hands an event on once per attempt, not on every tick.
+    Rows another relay holds are skipped."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(dispatched_at__isnull=True, relay_at__lte=now)
+            .order_by("relay_at")
+            .values_list("id", "relay_attempts")[:limit]
+        )
+        for attempts in {attempts for _, attempts in due}:
+            Event.objects.filter(id__in=[id for id, n in due if n == attempts]).update(
+                relay_at=now + relay_backoff(attempts + 1), relay_attempts=attempts + 1
+            )
+    return [id for id, _ in due]
+
+
+def relay_backoff(attempts: int):
+    return min(settings.OUTBOX_RELAY_AFTER * 2**attempts, settings.OUTBOX_RELAY_MAX_DELAY)

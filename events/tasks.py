@@ -17,11 +17,11 @@ def dispatch_event(event_id: str) -> None:
 
 @shared_task(name="events.relay_undispatched_events")
 def relay_undispatched_events() -> int:
-    event_ids = services.events_to_relay()
+    event_ids = services.claim_events_to_relay()
     for event_id in event_ids:
         queue_dispatch(event_id)
     if event_ids:
-        logger.info("outbox relay: %d events dispatched again", len(event_ids))
+        logger.info("outbox relay: %d events handed on again", len(event_ids))
     return len(event_ids)
 
 

@@ -195,6 +195,8 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # The relay resends events whose dispatch was not confirmed after this long (broker down,
 # worker lost); consumers are idempotent, so a second dispatch does no harm.
 OUTBOX_RELAY_AFTER = timedelta(seconds=int(env("OUTBOX_RELAY_AFTER", "30")))
+# Each further relay of one event waits twice as long as the last, up to this.
+OUTBOX_RELAY_MAX_DELAY = timedelta(seconds=int(env("OUTBOX_RELAY_MAX_DELAY", "600")))
 
 # --- Webhooks ---------------------------------------------------------------------------
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_flag("WEBHOOKS_ALLOW_PRIVATE_TARGETS")

@@ -1,0 +1,52 @@
+"""The outbox relay hands each undispatched event on once per attempt, with a backoff."""
+
+import uuid
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from events import services, tasks
+from events.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+def undispatched_events(count: int) -> list[Event]:
+    events = []
+    for _ in range(count):
+        endpoint_id = str(uuid.uuid4())
+        data = {"endpoint_id": endpoint_id, "message": "relay me"}
+        events.append(services.publish(type="webhook.test", subject=f"endpoint/{endpoint_id}", data=data))
+    Event.objects.update(relay_at=timezone.now() - timedelta(seconds=1))  # their relay time has come
+    return events
+
+
+def test_five_undispatched_events_over_three_ticks_are_handed_on_five_times():
+    undispatched_events(5)
+    with mock.patch("events.tasks.dispatch_event.delay") as queued:
+        handed_on = [tasks.relay_undispatched_events() for _ in range(3)]
+    assert handed_on == [5, 0, 0]
+    assert queued.call_count == 5
+
+
+def test_each_further_relay_of_an_event_waits_twice_as_long(settings):
+    settings.OUTBOX_RELAY_AFTER = timedelta(seconds=30)
+    settings.OUTBOX_RELAY_MAX_DELAY = timedelta(seconds=100)
+    (event,) = undispatched_events(1)
+    delays = []
+    for _ in range(4):
+        Event.objects.filter(id=event.id).update(relay_at=timezone.now() - timedelta(seconds=1))
+        before = timezone.now()
+        assert services.claim_events_to_relay() == [event.id]
+        event.refresh_from_db()
+        delays.append(round((event.relay_at - before).total_seconds()))
+    assert delays == [60, 100, 100, 100]
+    assert event.relay_attempts == 4
+
+
+def test_a_dispatched_event_is_not_relayed():
+    (event,) = undispatched_events(1)
+    services.dispatch(event)
+    assert services.claim_events_to_relay() == []
