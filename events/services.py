@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import log_context
+from core.pruning import delete_in_batches
 from events.metrics import EVENTS_PUBLISHED
 from events.models import Event
 from events.signals import event_published, event_recorded
@@ -63,3 +64,11 @@ def claim_events_to_relay(*, limit: int = 1000) -> list[uuid.UUID]:
 
 def relay_backoff(attempts: int):
     return min(settings.OUTBOX_RELAY_AFTER * 2**attempts, settings.OUTBOX_RELAY_MAX_DELAY)
+
+
+def prune_events() -> int:
+    """Dispatched events older than EVENT_RETENTION that no delivery refers to any more (succeeded
+    deliveries are pruned first; failed ones keep their event for a replay)."""
+    cutoff = timezone.now() - settings.EVENT_RETENTION
+    old = Event.objects.filter(created_at__lt=cutoff, dispatched_at__isnull=False)
+    return delete_in_batches(old.filter(deliveries__isnull=True))  # `deliveries`: webhooks' reverse relation

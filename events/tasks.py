@@ -25,6 +25,11 @@ def relay_undispatched_events() -> int:
     return len(event_ids)
 
 
+@shared_task(name="events.prune_events")
+def prune_events() -> int:
+    return services.prune_events()
+
+
 def queue_dispatch(event_id: uuid.UUID) -> None:
     try:
         dispatch_event.delay(str(event_id))

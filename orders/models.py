@@ -42,12 +42,18 @@ class Order(models.Model):
     cancel_reason = models.CharField(max_length=30, choices=CancelReason.choices, null=True, blank=True)  # noqa: DJ001 - the API shows null
     stock_committed_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    steps_left = models.BooleanField(
+        default=True, help_text="The pipeline still has a step to take; the stalled-order sweep reads only these."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "payment_status", "created_at"], name="order_unpaid_idx")]
+        indexes = [
+            models.Index(fields=["status", "payment_status", "created_at"], name="order_unpaid_idx"),
+            models.Index(fields=["updated_at"], name="order_steps_left_idx", condition=models.Q(steps_left=True)),
+        ]
 
     def __str__(self) -> str:
         return f"Order {self.id}"

@@ -16,11 +16,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from core import log_context
 from core.errors import DomainError
+from core.pruning import delete_in_batches
 from events.models import Event
 from events.services import publish
 from inventory import services as inventory
@@ -37,7 +37,7 @@ from orders.models import (
     PaymentStatus,
 )
 from orders.payments import PaymentDeclined, get_gateway
-from orders.pipeline import Step, missing_steps
+from orders.pipeline import PAID, Step, missing_steps
 from orders.serializers import OrderSerializer, PaymentSerializer
 
 logger = logging.getLogger(__name__)
@@ -166,6 +166,7 @@ def _transition(order: Order, new_status: OrderStatus) -> None:
     if new_status not in TRANSITIONS[previous_status]:
         raise InvalidTransition(f"An order that is {previous_status} cannot become {new_status}.")
     order.status = new_status
+    order.steps_left = True  # the new status may have steps of its own (a mail, the stock)
     order.save()
     publish(
         type=OrderEvent.STATUS_CHANGED,
@@ -266,16 +267,20 @@ def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
 
 
 def _complete_if_done(order: Order) -> None:
-    """Record `order.completed` once: paid, stock committed and confirmation sent."""
-    if order.completed_at or order.status not in (OrderStatus.APPROVED, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
-        return
-    confirmed = order.emails.filter(kind=EmailKind.CONFIRMATION, sent_at__isnull=False).exists()
-    if not (order.stock_committed_at and confirmed):
-        return
-    order.completed_at = timezone.now()
-    order.save()
-    logger.info("order completed")
-    _publish_order_event(order, OrderEvent.COMPLETED)
+    """Record `order.completed` once (paid, stock committed and confirmation sent), and note when
+    the pipeline has no step left to take for the order as it stands."""
+    sent = set(order.emails.filter(sent_at__isnull=False).values_list("kind", flat=True))
+    changed = []
+    if not order.completed_at and order.status in PAID and order.stock_committed_at and EmailKind.CONFIRMATION in sent:
+        order.completed_at = timezone.now()
+        changed.append("completed_at")
+        logger.info("order completed")
+        _publish_order_event(order, OrderEvent.COMPLETED)
+    if order.steps_left and not missing_steps(order, emails_taken=sent):
+        order.steps_left = False
+        changed.append("steps_left")
+    if changed:
+        order.save(update_fields=[*changed, "updated_at"])
 
 
 def cancel_order(*, order_id: uuid.UUID, reason: CancelReason = CancelReason.REQUESTED_BY_CUSTOMER) -> Order:
@@ -339,43 +344,29 @@ def stalled_orders() -> list[tuple[uuid.UUID, list[Step]]]:
     """Orders that stopped moving mid-way, with the steps they miss (`orders.pipeline`).
 
     Each step is idempotent, so an order that was merely slow is not harmed by running one again;
-    one whose task the broker lost (a restart without persistence) moves on. Orders untouched for
-    a day are left to staff.
+    one whose task the broker lost (a restart without persistence) moves on. Only orders with
+    `steps_left` are read; one found with nothing missing is marked done. Orders untouched for a
+    day are left to staff.
     """
     now = timezone.now()
-    stalled = (
-        Order.objects.filter(updated_at__lt=now - settings.ORDER_RESUME_AFTER, updated_at__gte=now - timedelta(days=1))
-        .filter(_missing_a_step())
-        .prefetch_related("emails")
-    )
-    found = []
-    for order in stalled:
-        emails_taken = {
-            email.kind
-            for email in order.emails.all()
-            if email.sent_at or email.claimed_at > now - settings.ORDER_RESUME_AFTER
-        }
-        if steps := missing_steps(order, emails_taken=emails_taken):
-            found.append((order.id, steps))
-    return found
-
-
-def _missing_a_step() -> Q:
-    """Orders with a step still to take; the rest of the day's orders are not even loaded."""
-    paid = [OrderStatus.APPROVED, OrderStatus.SHIPPED, OrderStatus.DELIVERED]
-
-    def mail_sent(kind: EmailKind) -> Exists:
-        return Exists(OrderEmail.objects.filter(order=OuterRef("pk"), kind=kind, sent_at__isnull=False))
-
-    return (
-        Q(status=OrderStatus.PLACED, payment_status=PaymentStatus.PENDING)
-        | Q(status__in=paid, completed_at__isnull=True)
-        | (Q(status=OrderStatus.CANCELLED) & ~mail_sent(EmailKind.CANCELLATION))
-        | (Q(status__in=[OrderStatus.SHIPPED, OrderStatus.DELIVERED]) & ~mail_sent(EmailKind.SHIPPING))
-    )
+    candidates = Order.objects.filter(
+        steps_left=True, updated_at__lt=now - settings.ORDER_RESUME_AFTER, updated_at__gte=now - timedelta(days=1)
+    ).prefetch_related("emails")
+    stalled, settled = [], []
+    for order in candidates:
+        sent = {email.kind for email in order.emails.all() if email.sent_at}
+        in_flight = {email.kind for email in order.emails.all() if email.claimed_at > now - settings.ORDER_RESUME_AFTER}
+        if not missing_steps(order, emails_taken=sent):
+            settled.append(order.id)
+        elif steps := missing_steps(order, emails_taken=sent | in_flight):
+            stalled.append((order.id, steps))
+    # Not one that moved meanwhile: a transition since the read may have left it a new step.
+    Order.objects.filter(id__in=settled, updated_at__lt=now - settings.ORDER_RESUME_AFTER).update(steps_left=False)
+    return stalled
 
 
 def prune_idempotency_keys() -> int:
-    expired_before = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=expired_before).delete()
-    return deleted
+    """Idempotency keys past IDEMPOTENCY_KEY_TTL: a request with one of them now places a new order."""
+    return delete_in_batches(
+        IdempotencyKey.objects.filter(created_at__lt=timezone.now() - settings.IDEMPOTENCY_KEY_TTL)
+    )

@@ -23,7 +23,7 @@ class PetstoreAdminSite(admin.AdminSite):
 
 def dashboard_figures() -> dict:
     day_ago = timezone.now() - timedelta(hours=24)
-    by_status = order_counts_by_status()
+    by_status = order_counts_by_status(since=day_ago)
     backlog = outbox_backlog()
     return {
         "orders_by_status": [(value, label, by_status.get(value, 0)) for value, label in OrderStatus.choices],

@@ -197,6 +197,10 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 OUTBOX_RELAY_AFTER = timedelta(seconds=int(env("OUTBOX_RELAY_AFTER", "30")))
 # Each further relay of one event waits twice as long as the last, up to this.
 OUTBOX_RELAY_MAX_DELAY = timedelta(seconds=int(env("OUTBOX_RELAY_MAX_DELAY", "600")))
+# Dispatched events older than this, with no delivery left that refers to them, are deleted.
+EVENT_RETENTION = timedelta(days=int(env("EVENT_RETENTION_DAYS", "90")))
+# Pruning deletes this many rows per statement, hourly, until nothing is past its retention.
+PRUNE_BATCH_SIZE = int(env("PRUNE_BATCH_SIZE", "1000"))
 
 # --- Webhooks ---------------------------------------------------------------------------
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_flag("WEBHOOKS_ALLOW_PRIVATE_TARGETS")
@@ -206,6 +210,7 @@ WEBHOOK_RETRY_SCHEDULE = [
 WEBHOOK_TIMEOUT = float(env("WEBHOOK_TIMEOUT", "10"))
 WEBHOOK_DISABLE_AFTER = timedelta(seconds=int(env("WEBHOOK_DISABLE_AFTER", str(5 * 24 * 3600))))
 WEBHOOK_ATTEMPT_RETENTION = timedelta(days=int(env("WEBHOOK_ATTEMPT_RETENTION_DAYS", "30")))
+WEBHOOK_DELIVERY_RETENTION = timedelta(days=int(env("WEBHOOK_DELIVERY_RETENTION_DAYS", "30")))
 WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
 # A delivery handed to the queue is not handed again for this long: enough for it to be picked
 # up and sent, short enough that one lost with its worker or the broker is resent soon.
@@ -279,6 +284,8 @@ CELERY_BEAT_SCHEDULE = {
     "prune-idempotency-keys": {"task": "orders.prune_idempotency_keys", "schedule": 3600.0},
     "send-due-webhook-deliveries": {"task": "webhooks.enqueue_due_deliveries", "schedule": 2.0},
     "prune-webhook-attempts": {"task": "webhooks.prune_attempts", "schedule": 3600.0},
+    "prune-webhook-deliveries": {"task": "webhooks.prune_deliveries", "schedule": 3600.0},
+    "prune-events": {"task": "events.prune_events", "schedule": 3600.0},
 }
 
 # JSON lines in production; LOG_FORMAT=text for people (the run command sets it).

@@ -328,3 +328,29 @@ def test_a_fresh_email_claim_is_left_to_its_worker(customer, pet, mailoutbox):
     OrderEmail.objects.create(order=order, kind=EmailKind.CONFIRMATION)
     services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
     assert mailoutbox == []
+
+
+def test_an_order_has_steps_left_until_its_pipeline_is_done_and_again_after_a_transition(customer, pet):
+    order = place(customer.user, pet)
+    services.capture_payment(order_id=order.id)
+    services.commit_stock(order_id=order.id)
+    assert Order.objects.get(id=order.id).steps_left
+    services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+    assert not Order.objects.get(id=order.id).steps_left  # completed: nothing for the sweep to read
+
+    services.ship_order(order_id=order.id)
+    assert Order.objects.get(id=order.id).steps_left  # the shipping mail
+    services.send_order_email(order_id=order.id, kind=EmailKind.SHIPPING)
+    assert not Order.objects.get(id=order.id).steps_left
+
+
+def test_the_stalled_order_sweep_settles_an_order_with_nothing_missing(customer, pet, settings):
+    order = place(customer.user, pet)
+    services.cancel_order(order_id=order.id)
+    services.send_order_email(order_id=order.id, kind=EmailKind.CANCELLATION)
+    Order.objects.filter(id=order.id).update(
+        steps_left=True, updated_at=order.created_at - settings.ORDER_RESUME_AFTER * 2
+    )
+
+    assert services.stalled_orders() == []
+    assert not Order.objects.get(id=order.id).steps_left

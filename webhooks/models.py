@@ -90,6 +90,7 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["next_attempt_at"], name="delivery_due_idx", condition=models.Q(status="pending")),
             models.Index(fields=["endpoint", "status", "updated_at"], name="delivery_endpoint_status_idx"),
+            models.Index(fields=["status", "updated_at"], name="delivery_status_updated_idx"),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.pruning import delete_in_batches
 from events.services import publish
 from events.subjects import subject
 from webhooks import signing
@@ -110,6 +111,18 @@ def resend_failed_since(*, endpoint: Endpoint, since: datetime) -> int:
     return resend_deliveries(endpoint.deliveries.filter(status=DeliveryStatus.FAILED, created_at__gte=since))
 
 
+# --- Retention ---------------------------------------------------------------------------
+
+
 def prune_attempts() -> int:
-    deleted, _ = Attempt.objects.filter(attempted_at__lt=timezone.now() - settings.WEBHOOK_ATTEMPT_RETENTION).delete()
-    return deleted
+    """Attempts older than WEBHOOK_ATTEMPT_RETENTION."""
+    return delete_in_batches(
+        Attempt.objects.filter(attempted_at__lt=timezone.now() - settings.WEBHOOK_ATTEMPT_RETENTION)
+    )
+
+
+def prune_succeeded_deliveries() -> int:
+    """Succeeded deliveries last changed before WEBHOOK_DELIVERY_RETENTION, with their attempts.
+    Failed ones stay: staff and owners replay them."""
+    cutoff = timezone.now() - settings.WEBHOOK_DELIVERY_RETENTION
+    return delete_in_batches(Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED, updated_at__lt=cutoff))

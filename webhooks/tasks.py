@@ -23,6 +23,11 @@ def prune_attempts() -> int:
     return services.prune_attempts()
 
 
+@shared_task(name="webhooks.prune_deliveries")
+def prune_deliveries() -> int:
+    return services.prune_succeeded_deliveries()
+
+
 def queue_send(delivery_ids: Sequence[str]) -> None:
     """Queue the deliveries in batches of WEBHOOK_BATCH_SIZE."""
     size = settings.WEBHOOK_BATCH_SIZE
