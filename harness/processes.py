@@ -177,8 +177,12 @@ class Processes:
 
     def _control_app(self) -> Celery:
         if self._control is None:
-            # Not the current app: in a test process that must stay the product's own.
-            self._control = Celery(broker=self.env["CELERY_BROKER_URL"], set_as_current=False)
+            # Not the current app: in a test process that must stay the product's own. The broker
+            # goes in the read and write URLs: Celery takes the broker URL from this process's
+            # CELERY_BROKER_URL first, and a test process has one, for its own broker.
+            self._control = Celery(set_as_current=False)
+            url = self.env["CELERY_BROKER_URL"]
+            self._control.conf.update(broker_read_url=url, broker_write_url=url)
         return self._control
 
     # --- supervision and faults -----------------------------------------------------------
