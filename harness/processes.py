@@ -140,7 +140,11 @@ class Processes:
         return url
 
     def wait_for_web(self, url: str, timeout: float = 60) -> None:
-        wait_for(lambda: requests.get(f"{url}/healthz", timeout=1).ok, timeout=timeout, what="gunicorn to answer")
+        wait_for(
+            lambda: requests.get(f"{url}/healthz", timeout=1).ok,
+            timeout=timeout,
+            what=f"gunicorn to answer (see {self.log('web')})",
+        )
 
     def start_workers(self, count: int = 1, *, loglevel: str = "INFO", concurrency: int | None = None) -> list[str]:
         """`count` Celery workers (every queue) in new slots, started together; their names, once
@@ -161,7 +165,7 @@ class Processes:
         wait_for(
             lambda: self._stopping.is_set() or self._control_app().control.ping(destination=[node], timeout=0.5),
             timeout=timeout,
-            what=f"{name} to start",
+            what=f"{name} to start (see {self.log(name)})",
         )
 
     def _spawn_worker(self, loglevel: str, concurrency: int | None) -> str:
