@@ -85,7 +85,7 @@ def main() -> None:
     try:
         run(bench)
     except HarnessError as error:
-        raise SystemExit(f"bench: {error}; see artifacts/bench/*.log") from error
+        raise SystemExit(f"bench: {error}") from error
     print_table(bench.rows)
 
 
