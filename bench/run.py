@@ -5,7 +5,7 @@ Prints one table: scenario, our figure, the baseline, the ratio, the target, pas
 
 The stack comes from `harness`; the scenarios are `bench/scenarios/*`; the data set-up between
 them is the `bench_setup` management command, run in a process of its own like any `manage.py`
-command, so this process never loads Django.
+command, so this process never sets Django up.
 """
 
 import os

@@ -3,7 +3,7 @@
 
 A management command rather than code for `manage.py shell -c`: each step is an ordinary,
 linted function, and it runs in a process of its own, as the shell did, so the bench process
-itself never loads Django.
+itself never sets Django up (nor holds its connections while it measures).
 """
 
 from django.core.management.base import BaseCommand
