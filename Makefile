@@ -1,4 +1,6 @@
 # The two commands of the README, `make run` and `make test`; and `make bench`.
+# `make run` and `make bench` install the runtime (requirements.txt); `make test` adds the test and
+# lint tools (requirements-dev.txt). Each install is redone when its file changes (stamp files).
 VENV := .venv
 BIN := $(VENV)/bin
 export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
@@ -15,9 +17,9 @@ run: $(VENV)/installed
 	$(BIN)/python manage.py load_demo_pets
 	@echo "API on http://127.0.0.1:8000/v1/ (docs /v1/docs, admin /admin/). Webhooks to local URLs are allowed (WEBHOOKS_ALLOW_PRIVATE_TARGETS=$(WEBHOOKS_ALLOW_PRIVATE_TARGETS)). Ctrl-C stops all."
 	@rm -rf .prometheus && mkdir .prometheus
-	@PATH="$(CURDIR)/$(BIN):$$PATH" PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/.prometheus" LOG_FORMAT=text $(BIN)/honcho start
+	@PATH="$(CURDIR)/$(BIN):$$PATH" PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/.prometheus" LOG_FORMAT=text LOG_TASK_RUNS=0 $(BIN)/honcho start
 
-test: $(VENV)/installed lint
+test: $(VENV)/installed-dev lint
 	@scripts/ensure-services redis postgres rabbitmq chromium
 	@echo "== Tests on SQLite"
 	$(BIN)/pytest -m "not postgres"
@@ -33,7 +35,7 @@ bench: $(VENV)/installed
 	@scripts/ensure-services redis postgres wrk
 	$(BIN)/python -m bench.run
 
-lint: $(VENV)/installed
+lint: $(VENV)/installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -42,4 +44,8 @@ $(VENV)/installed: requirements.txt
 	test -d $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/installed-dev: $(VENV)/installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@

@@ -3,17 +3,10 @@ records when each event arrived. GET /stats returns what it saw."""
 
 import argparse
 import json
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
-class QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        """A sender closing its connection (worker stopped, request timed out) is no error here."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
+from harness import LoopbackServer, QuietHandler
 
 
 def serve(port: int, hang_seconds: float) -> None:
@@ -22,7 +15,7 @@ def serve(port: int, hang_seconds: float) -> None:
     lock = threading.Lock()
     counts = {"requests": 0}
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind nginx would
 
         def do_POST(self):
@@ -37,34 +30,21 @@ def serve(port: int, hang_seconds: float) -> None:
                 if envelope["type"] == "order.created":
                     arrivals.setdefault(order["id"], now)
                     by_path.setdefault(self.path, {}).setdefault(order["id"], now)
-            self.send_response(204)
-            self.send_header("content-length", "0")
-            self.end_headers()
+            self.reply(204)
 
         def do_GET(self):
             with lock:
                 body = json.dumps({"requests": counts["requests"], "arrivals": arrivals, "by_path": by_path}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, body, "application/json")
 
         def do_DELETE(self):
             with lock:
                 arrivals.clear()
                 by_path.clear()
                 counts["requests"] = 0
-            self.send_response(204)
-            self.send_header("content-length", "0")
-            self.end_headers()
+            self.reply(204)
 
-        def log_message(self, *args):
-            pass
-
-    server = QuietServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
+    LoopbackServer(Handler, port).serve_forever()
 
 
 if __name__ == "__main__":

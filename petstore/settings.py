@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.app.trace import LOG_SUCCESS
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -290,10 +291,17 @@ CELERY_BEAT_SCHEDULE = {
 
 # JSON lines in production; LOG_FORMAT=text for people (the run command sets it).
 LOG_FORMAT = env("LOG_FORMAT", "json")
+# Celery's "Task … received" and "Task … succeeded" lines, two for every task and so for every
+# beat tick (every 2 s); LOG_TASK_RUNS=0 (the run command) leaves them out. Retries, failures and
+# what the tasks themselves log still show.
+LOG_TASK_RUNS = env_flag("LOG_TASK_RUNS", default=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "core.log_context.ContextFilter"}},
+    "filters": {
+        "context": {"()": "core.log_context.ContextFilter"},
+        "not_a_task_success": {"()": "django.utils.log.CallbackFilter", "callback": lambda r: r.msg != LOG_SUCCESS},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -310,4 +318,10 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {}
+    if LOG_TASK_RUNS
+    else {
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"filters": ["not_a_task_success"]},
+    },
 }

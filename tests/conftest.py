@@ -1,6 +1,4 @@
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
 from accounts.services import issue_api_key
+from harness import Processes
 from inventory.models import Pet
 from inventory.services import create_pet
 
@@ -124,19 +123,6 @@ class Workers:
         return self.sent_mail().count(f"X-Petstore-Order: {order_id}")
 
 
-def start_process(args: list[str], *, env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="session")
 def worker_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict:
     with django_db_blocker.unblock():
@@ -156,22 +142,13 @@ def worker_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict:
 def worker_processes(worker_env, tmp_path_factory):
     """One Celery worker (every queue) and one beat, for the whole session, on real Redis."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    logs = tmp_path_factory.mktemp("logs")
-    celery = [sys.executable, "-m", "celery", "-A", "petstore"]
-    worker = start_process(
-        [*celery, "worker", "-l", "INFO", "-c", "8", "-n", "test@%h", "--without-mingle", "--without-gossip"],
-        env=worker_env,
-        log=logs / "worker.log",
-    )
-    beat = start_process(
-        [*celery, "beat", "-l", "INFO", "-S", "celery.beat:PersistentScheduler", "-s", str(logs / "beat-schedule")],
-        env=worker_env,
-        log=logs / "beat.log",
-    )
-    eventually(lambda: "ready." in (logs / "worker.log").read_text(), timeout=60, message="the worker to start")
-    yield Workers(mail_dir=Path(worker_env["EMAIL_FILE_PATH"]), log=logs / "worker.log")
-    stop_process(beat)
-    stop_process(worker)
+    processes = Processes(env=worker_env, logs=tmp_path_factory.mktemp("logs"))
+    try:
+        (worker,) = processes.start_workers(loglevel="INFO", concurrency=8)
+        processes.start_beat(loglevel="INFO")
+        yield Workers(mail_dir=Path(worker_env["EMAIL_FILE_PATH"]), log=processes.log(worker))
+    finally:
+        processes.stop_all()
 
 
 @pytest.fixture

@@ -1,0 +1,80 @@
+"""What every scenario works with: the running stack, an API session with a staff key and the
+pets to order, the receiver's figures, the set-up steps between scenarios, and the table of
+results."""
+
+import time
+
+import redis
+import requests
+
+from bench.config import ENV, LOGS, RECEIVER, WEB, WORKERS
+from harness import Processes
+
+
+class Bench:
+    def __init__(self):
+        self.rows: list[tuple] = []
+        self.stack = Processes(env=ENV, logs=LOGS, stop_timeout=30)
+        self.session = requests.Session()
+
+    def row(self, scenario: str, ours: float, unit: str, baseline: float | None, target: str, passed: bool) -> None:
+        ratio = f"{ours / baseline:.2f}" if baseline else "—"
+        base = f"{baseline:,.1f} {unit}" if baseline else "—"
+        self.rows.append((scenario, f"{ours:,.1f} {unit}", base, ratio, target, "pass" if passed else "FAIL"))
+        print(f"  {scenario}: {ours:,.1f} {unit}", flush=True)
+
+    # --- the stack --------------------------------------------------------------------------
+
+    def start_workers(self) -> None:
+        """WORKERS Celery workers (threads pool each): one process per core, as in production."""
+        self.stack.start_workers(WORKERS, loglevel="WARNING")
+
+    def setup(self) -> None:
+        key = self.stack.manage("create_api_key", "bench", "--create-user", "--staff").strip().splitlines()[-1]
+        self.auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self.session.headers.update(self.auth)
+        self.pet_id = self.new_pet("Bench fish")
+        self.catalog = [self.new_pet(f"Fish {number}") for number in range(40)]
+        self.order = {
+            "items": [{"pet_id": self.pet_id, "quantity": 1}],
+            "payment": {"method": "card", "token": "tok_visa"},
+        }
+
+    def new_pet(self, name: str) -> str:
+        pet = {"name": name, "species": "fish", "price": "1.00", "stock": 1_000_000}
+        return self.session.post(f"{WEB}/v1/pets", json=pet).json()["id"]
+
+    # --- endpoints and the receiver ---------------------------------------------------------
+
+    def subscribe(self, path: str, count: int = 1, events: tuple[str, ...] = ("*",)) -> None:
+        for _ in range(count):
+            response = self.session.post(
+                f"{WEB}/v1/webhooks", json={"url": f"{RECEIVER}{path}", "events": events, "all_customers": True}
+            )
+            response.raise_for_status()
+
+    def unsubscribe_all(self) -> None:
+        self.stack.manage("bench_setup", "deactivate-endpoints")
+
+    def receiver_stats(self) -> dict:
+        return requests.get(f"{RECEIVER}/stats", timeout=10).json()
+
+    def reset_receiver(self) -> None:
+        requests.delete(f"{RECEIVER}/stats", timeout=5)
+
+    # --- between scenarios ------------------------------------------------------------------
+
+    def forget_unprocessed_orders(self) -> None:
+        """P1 measured the API alone: drop the work it queued, so later scenarios measure their own."""
+        redis.Redis.from_url(ENV["CELERY_BROKER_URL"]).flushdb()
+        self.stack.manage("bench_setup", "forget-undispatched-events")
+
+    def settle(self, limit: float = 60) -> None:
+        """Let the previous scenario's backlog drain (up to `limit` s), then drop what is left, so
+        that each scenario measures its own work."""
+        broker = redis.Redis.from_url(ENV["CELERY_BROKER_URL"])
+        deadline = time.monotonic() + limit
+        while sum(broker.llen(queue) for queue in ("events", "orders", "webhooks")) and time.monotonic() < deadline:
+            time.sleep(1)
+        self.forget_unprocessed_orders()
+        self.stack.manage("bench_setup", "fail-pending-deliveries")

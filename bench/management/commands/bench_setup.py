@@ -1,0 +1,84 @@
+"""The benchmarks' data set-up, run between scenarios by `bench/run.py` as
+`manage.py bench_setup <step>` (the `bench` app is installed only when BENCH=1).
+
+A management command rather than code for `manage.py shell -c`: each step is an ordinary,
+linted function, and it runs in a process of its own, as the shell did, so the bench process
+itself never sets Django up (nor holds its connections while it measures).
+"""
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from events.models import Event
+from webhooks.models import Delivery, Endpoint
+
+
+def forget_undispatched_events() -> None:
+    """Mark every undispatched event dispatched, so that the outbox relay leaves it alone."""
+    Event.objects.filter(dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+
+
+def deactivate_endpoints() -> None:
+    Endpoint.objects.update(is_active=False)
+
+
+def fail_pending_deliveries() -> None:
+    """Take the pending deliveries out of the retry sweep."""
+    Delivery.objects.filter(status="pending").update(status="failed", next_attempt_at=None)
+
+
+def copy_first_endpoint(*, count: int) -> None:
+    """`count` more endpoints like the first one, each receiving every customer's events."""
+    first = Endpoint.objects.first()
+    Endpoint.objects.bulk_create(
+        [
+            Endpoint(owner=first.owner, url=first.url, event_types=["*"], all_customers=True, secret=first.secret)
+            for _ in range(count)
+        ]
+    )
+
+
+def due_deliveries(*, url: str, endpoints: int, events: int = 100) -> None:
+    """`endpoints` new endpoints at `url`, and a delivery due now for each of them and each of
+    `events` order events, in place of every delivery so far."""
+    owner = Event.objects.filter(type="order.created").first().owner
+    secret = Endpoint.objects.first().secret
+    new = [Endpoint(owner=owner, url=url, event_types=["*"], secret=secret) for _ in range(endpoints)]
+    Endpoint.objects.bulk_create(new)
+    order_events = list(Event.objects.filter(type__startswith="order")[:events])
+    Delivery.objects.all().delete()
+    Delivery.objects.bulk_create(
+        [
+            Delivery(endpoint=endpoint, event=event, next_attempt_at=timezone.now())
+            for event in order_events
+            for endpoint in new
+        ],
+        batch_size=5000,
+    )
+
+
+class Command(BaseCommand):
+    help = "Prepare the benchmarks' data between scenarios (installed with BENCH=1 only)."
+
+    def add_arguments(self, parser):
+        steps = parser.add_subparsers(dest="step", required=True)
+        steps.add_parser("forget-undispatched-events", help=forget_undispatched_events.__doc__)
+        steps.add_parser("deactivate-endpoints", help="Stop every endpoint receiving anything.")
+        steps.add_parser("fail-pending-deliveries", help=fail_pending_deliveries.__doc__)
+        copy = steps.add_parser("copy-first-endpoint", help=copy_first_endpoint.__doc__)
+        copy.add_argument("--count", type=int, required=True)
+        due = steps.add_parser("due-deliveries", help=due_deliveries.__doc__)
+        due.add_argument("--url", required=True)
+        due.add_argument("--endpoints", type=int, required=True)
+
+    def handle(self, *args, step: str, **options):
+        if step == "forget-undispatched-events":
+            forget_undispatched_events()
+        elif step == "deactivate-endpoints":
+            deactivate_endpoints()
+        elif step == "fail-pending-deliveries":
+            fail_pending_deliveries()
+        elif step == "copy-first-endpoint":
+            copy_first_endpoint(count=options["count"])
+        elif step == "due-deliveries":
+            due_deliveries(url=options["url"], endpoints=options["endpoints"])

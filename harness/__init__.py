@@ -1,0 +1,35 @@
+"""The product as separate processes, for the benchmarks and the tests: gunicorn, Celery workers and
+beat, a private Redis and loopback receivers, started, supervised and stopped in one place.
+
+A development tool, not a Django app: it knows the product only by its command lines
+(`manage.py`, `petstore.wsgi`, `celery -A petstore`) and imports nothing of it.
+"""
+
+from harness.processes import (
+    PYTHON,
+    ROOT,
+    CommandFailed,
+    HarnessError,
+    NotReady,
+    Processes,
+    free_port,
+    fresh_database,
+    port_open,
+    wait_for,
+)
+from harness.receiver import LoopbackServer, QuietHandler
+
+__all__ = [
+    "PYTHON",
+    "ROOT",
+    "CommandFailed",
+    "HarnessError",
+    "LoopbackServer",
+    "NotReady",
+    "Processes",
+    "QuietHandler",
+    "free_port",
+    "fresh_database",
+    "port_open",
+    "wait_for",
+]
