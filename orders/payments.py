@@ -22,7 +22,11 @@ class PaymentGateway(Protocol):
         """Capture `amount` and return the charge id. The same idempotency key never charges twice."""
 
     def refund(self, *, charge_id: str, idempotency_key: str) -> str:
-        """Refund a charge in full and return the refund id."""
+        """Refund (or void, if not yet settled) a charge in full and return the refund id."""
+
+    def find_charge(self, *, idempotency_key: str) -> str | None:
+        """The charge made with this idempotency key, if any: how a charge whose outcome we never
+        recorded (a crash, a timeout after the gateway charged) is found again."""
 
 
 class TestGateway:
@@ -65,6 +69,9 @@ class TestGateway:
     def _count(self, key: str) -> int:
         self.ledger.add(key, 0, self.LEDGER_TTL)
         return self.ledger.incr(key)
+
+    def find_charge(self, *, idempotency_key: str) -> str | None:
+        return self.ledger.get(self.charge_key(idempotency_key))
 
     def refund(self, *, charge_id: str, idempotency_key: str) -> str:
         refund_key = f"test-gateway:refund:{idempotency_key}"

@@ -206,17 +206,19 @@ def capture_payment(*, order_id: uuid.UUID) -> Order:
                 amount=order.total,
                 currency=order.currency,
                 token=order.payment_token,
-                idempotency_key=f"order-{order.id}",
+                idempotency_key=charge_key(order),
             )
         except PaymentDeclined as decline:
             logger.info("payment declined for order %s: %s", order.id, decline)
             order.payment_status = PaymentStatus.FAILED
+            order.payment_token = ""  # of no further use: not kept
             order.save()
             _publish_payment_event(order, PaymentEvent.FAILED)
             _cancel(order, reason=CancelReason.PAYMENT_FAILED)
             return order
         logger.info("payment captured: %s", order.charge_id)
         order.payment_status = PaymentStatus.SUCCEEDED
+        order.payment_token = ""  # captured: the token is of no further use, so it is not kept
         _transition(order, OrderStatus.APPROVED)
         _publish_payment_event(order, PaymentEvent.SUCCEEDED)
         return order
@@ -295,11 +297,29 @@ def cancel_order(*, order_id: uuid.UUID, reason: CancelReason = CancelReason.REQ
         return order
 
 
+def charge_key(order: Order) -> str:
+    """The order's idempotency key at the gateway: one charge per order, however often tried."""
+    return f"order-{order.id}"
+
+
 def _cancel(order: Order, *, reason: CancelReason) -> None:
+    """Cancel (order locked, inside a transaction); money the gateway took is given back.
+
+    A payment still `pending` may have been captured all the same, its outcome never recorded (the
+    worker died after the gateway charged, or the gateway timed out after charging): the gateway is
+    asked by the charge's idempotency key, and what it took is refunded.
+    """
     order.cancel_reason = reason
+    gateway = get_gateway()
+    if order.payment_status == PaymentStatus.PENDING and (
+        charge_id := gateway.find_charge(idempotency_key=charge_key(order))
+    ):
+        logger.warning("order %s: a charge was captured but never recorded (%s); refunding it", order.id, charge_id)
+        order.charge_id, order.payment_status = charge_id, PaymentStatus.SUCCEEDED
+    order.payment_token = ""
     _transition(order, OrderStatus.CANCELLED)
     if order.payment_status == PaymentStatus.SUCCEEDED:
-        get_gateway().refund(charge_id=order.charge_id, idempotency_key=f"refund-{order.id}")
+        gateway.refund(charge_id=order.charge_id, idempotency_key=f"refund-{order.id}")
         order.payment_status = PaymentStatus.REFUNDED
         order.save()
         _publish_payment_event(order, PaymentEvent.REFUNDED)

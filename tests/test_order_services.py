@@ -9,7 +9,7 @@ from django.db import DatabaseError
 from events.models import Event
 from inventory.events import InventoryEvent
 from inventory.services import OutOfStock, UnknownPet, create_pet
-from orders import services, tasks
+from orders import payments, services, tasks
 from orders.events import OrderEvent, PaymentEvent
 from orders.models import CancelReason, EmailKind, IdempotencyKey, Order, OrderEmail, OrderStatus, PaymentStatus
 from orders.payments import PaymentTemporarilyFailed
@@ -354,3 +354,32 @@ def test_the_stalled_order_sweep_settles_an_order_with_nothing_missing(customer,
 
     assert services.stalled_orders() == []
     assert not Order.objects.get(id=order.id).steps_left
+
+
+def test_cancelling_an_order_whose_charge_was_captured_but_never_recorded_refunds_it(customer, pet):
+    order = place(customer.user, pet)
+    gateway = payments.get_gateway()
+    # The gateway charged, then the worker died before its transaction committed: still "pending".
+    charge_id = gateway.charge(
+        amount=order.total, currency=order.currency, token="tok_visa", idempotency_key=services.charge_key(order)
+    )
+
+    cancelled = services.cancel_order(order_id=order.id)
+
+    assert (cancelled.payment_status, cancelled.charge_id) == (PaymentStatus.REFUNDED, charge_id)
+    assert gateway.ledger.get(f"test-gateway:refund:refund-{order.id}")
+    assert "payment.refunded" in event_types(order)
+
+
+def test_cancelling_an_order_never_charged_refunds_nothing(customer, pet):
+    order = place(customer.user, pet)
+    cancelled = services.cancel_order(order_id=order.id)
+    assert (cancelled.payment_status, cancelled.charge_id) == (PaymentStatus.PENDING, "")
+    assert "payment.refunded" not in event_types(order)
+
+
+def test_the_payment_token_is_not_kept_after_capture(customer, pet):
+    order = place(customer.user, pet)
+    assert Order.objects.get(id=order.id).payment_token == "tok_visa"
+    services.capture_payment(order_id=order.id)
+    assert Order.objects.get(id=order.id).payment_token == ""
