@@ -18,6 +18,9 @@ class PaymentTemporarilyFailed(Exception):
 
 
 class PaymentGateway(Protocol):
+    """A gateway gives up on a call after PAYMENT_TIMEOUT seconds and raises
+    `PaymentTemporarilyFailed`: a hung gateway costs one attempt, never a worker."""
+
     def charge(self, *, amount: Decimal, currency: str, token: str, idempotency_key: str) -> str:
         """Capture `amount` and return the charge id. The same idempotency key never charges twice."""
 
@@ -44,6 +47,14 @@ class TestGateway:
         self.ledger = caches["default"]
 
     def charge(self, *, amount: Decimal, currency: str, token: str, idempotency_key: str) -> str:
+        try:
+            return self._charge(amount=amount, currency=currency, token=token, idempotency_key=idempotency_key)
+        except (PaymentDeclined, PaymentTemporarilyFailed):
+            raise
+        except Exception as error:  # the ledger (Redis) timed out or is away: like a gateway that did
+            raise PaymentTemporarilyFailed(f"The gateway did not answer: {error}") from error
+
+    def _charge(self, *, amount: Decimal, currency: str, token: str, idempotency_key: str) -> str:
         charge_key = self.charge_key(idempotency_key)
         if existing := self.ledger.get(charge_key):
             return existing

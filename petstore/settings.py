@@ -91,9 +91,11 @@ DATABASES = {
 # PostgreSQL connections come from a pool in each process (0 turns it off, e.g. behind PgBouncer).
 # Celery closes a worker's connection after every task: without a pool, each task would open one.
 DATABASE_POOL_SIZE = int(env("DATABASE_POOL_SIZE", "20"))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE:
-    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a connection goes back to the pool after each request or task
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5}
+    if DATABASE_POOL_SIZE:
+        DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # a connection goes back to the pool after each request or task
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN, so
     # concurrent stock reservations queue up instead of failing with "database is locked".
@@ -140,6 +142,9 @@ EMAIL_PORT = int(env("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_flag("EMAIL_USE_TLS")
+# Seconds an SMTP server may take to answer: one that accepts and never answers costs one attempt
+# (the task retries), never a worker slot for good.
+EMAIL_TIMEOUT = float(env("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Petstore <orders@petstore.localhost>")
 
 # --- API --------------------------------------------------------------------------------
@@ -186,6 +191,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Orders and payments ----------------------------------------------------------------
 PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", "orders.payments.TestGateway")
+# Seconds a gateway call may take; past it the gateway raises PaymentTemporarilyFailed and the
+# payment task tries again later (the charge's idempotency key makes that safe).
+PAYMENT_TIMEOUT = float(env("PAYMENT_TIMEOUT", "10"))
 ORDER_PAYMENT_TIMEOUT = timedelta(seconds=int(env("ORDER_PAYMENT_TIMEOUT", "900")))
 # An order whose processing has not moved for this long has its next step queued again, in case
 # the broker lost the task (a Redis restart without persistence, say).
@@ -258,6 +266,8 @@ CELERY_WORKER_CONCURRENCY = int(env("CELERY_WORKER_CONCURRENCY", "8"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "300")),
     "socket_connect_timeout": 2,
+    # A Redis that accepts and never answers fails a publish or a poll after this, not never.
+    "socket_timeout": 10,
     # A worker takes from its queues in the order of CELERY_TASK_QUEUES, not in turn: events (the
     # head of every pipeline, and each event's first webhook attempts) before order work, and
     # webhook retries, late by design, last. Under overload the later queues wait.

@@ -1,0 +1,91 @@
+"""Every outbound call has a deadline: a dependency that accepts and never answers costs one
+attempt and a retry, never a stuck worker. The dependencies here are real sockets on loopback
+that accept connections and then say nothing."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import caches
+
+from orders import services
+from orders.models import EmailKind, Order, OrderEmail, PaymentStatus
+from orders.payments import PaymentTemporarilyFailed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP server that accepts every connection and never sends a byte; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted, stop = [], threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def place(customer, pet) -> Order:
+    return services.place_order(
+        user=customer.user, items=[{"pet_id": pet.id, "quantity": 1}], payment={"method": "card", "token": "tok_visa"}
+    ).order
+
+
+def test_a_mail_server_that_never_answers_costs_one_attempt_and_leaves_the_mail_to_a_retry(
+    customer, pet, settings, silent_server
+):
+    order = place(customer, pet)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", silent_server, 1
+
+    started = time.monotonic()
+    with pytest.raises(OSError):  # a timeout: the task's autoretry_for=(OSError,) tries again later
+        services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+
+    assert time.monotonic() - started < 5
+    assert not OrderEmail.objects.filter(order=order).exists()  # not claimed: the retry may send it
+
+
+def test_a_payment_gateway_that_never_answers_is_a_temporary_failure(customer, pet, settings, silent_server):
+    order = place(customer, pet)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{silent_server}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    caches["default"]  # the test gateway's ledger, on a "Redis" that never answers
+
+    started = time.monotonic()
+    with pytest.raises(PaymentTemporarilyFailed):  # the task retries it with backoff
+        services.capture_payment(order_id=order.id)
+
+    assert time.monotonic() - started < 5
+    assert Order.objects.get(id=order.id).payment_status == PaymentStatus.PENDING
+
+
+def test_the_product_sets_a_deadline_on_every_outbound_connection():
+    from petstore import settings as product
+
+    assert 0 < product.EMAIL_TIMEOUT <= 30
+    assert 0 < product.PAYMENT_TIMEOUT <= 30
+    assert 0 < product.CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] <= 30
+    assert 0 < product.CACHES["default"]["OPTIONS"]["socket_timeout"] <= 30
+    assert 0 < product.WEBHOOK_TIMEOUT <= 30
