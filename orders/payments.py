@@ -18,8 +18,8 @@ class PaymentTemporarilyFailed(Exception):
 
 
 class PaymentGateway(Protocol):
-    """A gateway gives up on a call after PAYMENT_TIMEOUT seconds and raises
-    `PaymentTemporarilyFailed`: a hung gateway costs one attempt, never a worker."""
+    """A gateway gives up on a call after a deadline of its own (seconds, as Stripe's client does)
+    and raises `PaymentTemporarilyFailed`: a hung gateway costs one attempt, never a worker."""
 
     def charge(self, *, amount: Decimal, currency: str, token: str, idempotency_key: str) -> str:
         """Capture `amount` and return the charge id. The same idempotency key never charges twice."""

@@ -191,9 +191,6 @@ SPECTACULAR_SETTINGS = {
 
 # --- Orders and payments ----------------------------------------------------------------
 PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", "orders.payments.TestGateway")
-# Seconds a gateway call may take; past it the gateway raises PaymentTemporarilyFailed and the
-# payment task tries again later (the charge's idempotency key makes that safe).
-PAYMENT_TIMEOUT = float(env("PAYMENT_TIMEOUT", "10"))
 ORDER_PAYMENT_TIMEOUT = timedelta(seconds=int(env("ORDER_PAYMENT_TIMEOUT", "900")))
 # An order whose processing has not moved for this long has its next step queued again, in case
 # the broker lost the task (a Redis restart without persistence, say).
