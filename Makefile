@@ -9,7 +9,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/petstore
 
 .PHONY: run test lint bench
 
-run: $(VENV)/installed
+run: $(VENV)/installed .secret_key
 	@scripts/ensure-services redis
 	@$(BIN)/python manage.py preflight
 	$(BIN)/python manage.py migrate --noinput
@@ -31,7 +31,7 @@ test: $(VENV)/installed-dev lint
 		echo "PostgreSQL does not answer at $(TEST_POSTGRES_URL): the PostgreSQL pass is SKIPPED (set TEST_POSTGRES_URL)."; \
 	fi
 
-bench: $(VENV)/installed
+bench: $(VENV)/installed .secret_key
 	@scripts/ensure-services redis postgres wrk
 	$(BIN)/python -m bench.run
 
@@ -39,6 +39,11 @@ lint: $(VENV)/installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# The run command needs no set-up: a key of its own, generated once and kept here (never committed).
+# Set SECRET_KEY in the environment instead for anything beyond this machine.
+.secret_key:
+	@umask 077 && python3 -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
 $(VENV)/installed: requirements.txt
 	test -d $(VENV) || python3 -m venv $(VENV)

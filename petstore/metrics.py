@@ -1,6 +1,7 @@
 """`GET /metrics`: every process's counters merged, and the gauges that describe shared state
 (outbox backlog, due retries, queue depth) read from the database and broker at scrape time."""
 
+import hmac
 import ipaddress
 import json
 import os
@@ -38,7 +39,8 @@ def _queue_depth(connection, name: str) -> int:
 
 def allowed(request: HttpRequest) -> bool:
     if settings.METRICS_TOKEN:
-        return request.headers.get("Authorization") == f"Bearer {settings.METRICS_TOKEN}"
+        given = request.headers.get("Authorization", "").encode()
+        return hmac.compare_digest(given, f"Bearer {settings.METRICS_TOKEN}".encode())
     address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "0.0.0.0"))
     return any(address in ipaddress.ip_network(network) for network in settings.METRICS_ALLOWED_NETWORKS)
 

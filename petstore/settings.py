@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.app.trace import LOG_SUCCESS
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -23,9 +24,31 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
+def secret_key() -> str:
+    """SECRET_KEY from the environment; else the key `make run` generated and keeps in this folder
+    (`.secret_key`, never committed); else, with DEBUG on only, a development key. A server with
+    DEBUG off never runs on a key everyone knows."""
+    if key := env("SECRET_KEY", ""):
+        return key
+    local = BASE_DIR / ".secret_key"
+    if local.exists():
+        return local.read_text().strip()
+    if DEBUG:
+        return "insecure-development-key"
+    raise ImproperlyConfigured("Set SECRET_KEY (DEBUG is off), or run `make run` once to generate a local key.")
+
+
 DEBUG = env_flag("DEBUG")
-SECRET_KEY = env("SECRET_KEY", "insecure-development-key-set-SECRET_KEY-in-production")
+SECRET_KEY = secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# Behind HTTPS (HTTPS=1, as the README's production configuration sets): secure cookies, redirects
+# to https and HSTS; `manage.py check --deploy` is then clean. Health and metrics stay reachable
+# over plain http for load balancers and Prometheus inside the network.
+HTTPS = env_flag("HTTPS")
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
 INSTALLED_APPS = [
@@ -218,6 +241,10 @@ WEBHOOK_DISABLE_AFTER = timedelta(seconds=int(env("WEBHOOK_DISABLE_AFTER", str(5
 WEBHOOK_ATTEMPT_RETENTION = timedelta(days=int(env("WEBHOOK_ATTEMPT_RETENTION_DAYS", "30")))
 WEBHOOK_DELIVERY_RETENTION = timedelta(days=int(env("WEBHOOK_DELIVERY_RETENTION_DAYS", "30")))
 WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
+# Keys that encrypt webhook signing secrets at rest: the first encrypts, all decrypt (rotation:
+# put a new key first, run `manage.py reencrypt_secrets`, then drop the old one). Unset: derived
+# from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
 # A delivery handed to the queue is not handed again for this long: enough for it to be picked
 # up and sent, short enough that one lost with its worker or the broker is resent soon.
 WEBHOOK_REQUEUE_AFTER = timedelta(seconds=int(env("WEBHOOK_REQUEUE_AFTER", "60")))
@@ -294,6 +321,7 @@ CELERY_BEAT_SCHEDULE = {
     "prune-webhook-attempts": {"task": "webhooks.prune_attempts", "schedule": 3600.0},
     "prune-webhook-deliveries": {"task": "webhooks.prune_deliveries", "schedule": 3600.0},
     "prune-events": {"task": "events.prune_events", "schedule": 3600.0},
+    "forget-expired-webhook-secrets": {"task": "webhooks.forget_expired_secrets", "schedule": 3600.0},
 }
 
 # JSON lines in production; LOG_FORMAT=text for people (the run command sets it).

@@ -4,6 +4,7 @@ schedule. The worker processes that tests start read the same module."""
 import os
 import tempfile
 
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-never-used-elsewhere")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")

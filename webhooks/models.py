@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from uuid6 import uuid7
 
+from core.encryption import EncryptedTextField
+
 
 class Endpoint(models.Model):
     """A URL that receives its owner's events, signed with its secret."""
@@ -22,8 +24,8 @@ class Endpoint(models.Model):
     all_customers = models.BooleanField(default=False, help_text="Staff only: receive every customer's events.")
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=20, choices=DisabledReason.choices, blank=True)
-    secret = models.CharField(max_length=100)
-    previous_secret = models.CharField(max_length=100, blank=True)
+    secret = EncryptedTextField(help_text="Stored encrypted (FIELD_ENCRYPTION_KEYS).")
+    previous_secret = EncryptedTextField(blank=True, help_text="Signs beside the new one until it expires.")
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True, help_text="First failure since the last success.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -69,6 +69,13 @@ def rotate_secret(*, endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
+def forget_expired_secrets() -> int:
+    """Previous secrets whose overlap has ended are deleted, not kept."""
+    return Endpoint.objects.filter(previous_secret_expires_at__lt=timezone.now()).update(
+        previous_secret="", previous_secret_expires_at=None
+    )
+
+
 @transaction.atomic
 def send_test_event(*, endpoint: Endpoint) -> Delivery:
     """A `webhook.test` event for this endpoint alone."""

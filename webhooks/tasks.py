@@ -28,6 +28,11 @@ def prune_deliveries() -> int:
     return services.prune_succeeded_deliveries()
 
 
+@shared_task(name="webhooks.forget_expired_secrets")
+def forget_expired_secrets() -> int:
+    return services.forget_expired_secrets()
+
+
 def queue_send(delivery_ids: Sequence[str]) -> None:
     """Queue the deliveries in batches of WEBHOOK_BATCH_SIZE."""
     size = settings.WEBHOOK_BATCH_SIZE
