@@ -1,5 +1,6 @@
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
@@ -17,9 +18,15 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "email", "password", "date_joined"]
         read_only_fields = ["id", "date_joined"]
 
-    def validate_password(self, value: str) -> str:
-        password_validation.validate_password(value)
-        return value
+    def validate(self, attrs: dict) -> dict:
+        # Django's validators (AUTH_PASSWORD_VALIDATORS), with the new user's attributes so that
+        # a password like the username or the e-mail address is refused too.
+        candidate = User(username=attrs["username"], email=attrs["email"])
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"password": list(error.messages)}) from error
+        return attrs
 
 
 class CredentialsSerializer(serializers.Serializer):

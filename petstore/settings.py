@@ -133,6 +133,23 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("MAX_REQUEST_BODY_BYTES", str(64 * 1024)))
 JSON_MAX_DEPTH = int(env("JSON_MAX_DEPTH", "32"))
 
+# --- Accounts ---------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Failed logins (POST /v1/auth/tokens) per username and per client address within a window;
+# beyond either, every attempt is a 429 until the window ends, even with the right password.
+LOGIN_FAILURE_LIMIT_PER_USERNAME = int(env("LOGIN_FAILURE_LIMIT_PER_USERNAME", "5"))
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = int(env("LOGIN_FAILURE_LIMIT_PER_ADDRESS", "20"))
+LOGIN_FAILURE_WINDOW = int(env("LOGIN_FAILURE_WINDOW", "900"))
+# 0: the client address is the socket's and X-Forwarded-For is ignored. N > 0: N proxies of ours
+# stand in front, and the client address is the Nth X-Forwarded-For entry from the right.
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
+MAX_API_KEYS_PER_USER = int(env("MAX_API_KEYS_PER_USER", "50"))
+
 # --- E-mail -----------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
