@@ -232,6 +232,8 @@ WEBHOOK_REQUEUE_AFTER = timedelta(seconds=int(env("WEBHOOK_REQUEUE_AFTER", "60")
 WEBHOOK_BATCH_SIZE = int(env("WEBHOOK_BATCH_SIZE", "100"))
 WEBHOOK_CONCURRENCY = int(env("WEBHOOK_CONCURRENCY", "64"))
 WEBHOOK_ENDPOINT_CONCURRENCY = int(env("WEBHOOK_ENDPOINT_CONCURRENCY", "10"))
+# Each endpoint multiplies every one of its owner's events: a customer may subscribe this many.
+MAX_WEBHOOK_ENDPOINTS_PER_USER = int(env("MAX_WEBHOOK_ENDPOINTS_PER_USER", "20"))
 
 # --- Metrics ----------------------------------------------------------------------------
 # GET /metrics answers a bearer METRICS_TOKEN if one is set, else only these client networks.

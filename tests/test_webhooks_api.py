@@ -93,3 +93,20 @@ def test_recover_needs_a_time(customer):
     response = customer.client.post(f"/v1/webhooks/{endpoint_id}/recover", {"since": "yesterday"}, format="json")
     assert response.status_code == 400
     assert "since" in response.json()["errors"]
+
+
+def test_endpoints_per_user_are_capped(make_customer, settings):
+    settings.MAX_WEBHOOK_ENDPOINTS_PER_USER = 3
+    customer, other_customer = make_customer(), make_customer()
+    assert [create(customer).status_code for _ in range(4)] == [201, 201, 201, 409]
+    refused = create(customer)
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"] == "/problems/too-many-endpoints"
+    assert Endpoint.objects.filter(owner=customer.user).count() == 3
+    assert create(other_customer).status_code == 201  # the cap is per user
+
+    first = customer.client.get("/v1/webhooks").json()["results"][0]["id"]
+    customer.client.patch(f"/v1/webhooks/{first}", {"is_active": False}, format="json")
+    assert create(customer).status_code == 409  # disabled endpoints count: they can be enabled again
+    assert customer.client.delete(f"/v1/webhooks/{first}").status_code == 204
+    assert create(customer).status_code == 201

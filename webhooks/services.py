@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.errors import DomainError
 from events.services import publish
 from events.subjects import subject
 from webhooks import signing
@@ -28,10 +29,23 @@ logger = logging.getLogger(__name__)
 # --- Subscriptions ----------------------------------------------------------------------
 
 
+class TooManyEndpoints(DomainError):
+    code = "too-many-endpoints"
+    title = "Too many webhook endpoints"
+
+
 @transaction.atomic
 def create_endpoint(
     *, owner: User, url: str, event_types: list[str], description: str = "", all_customers: bool = False
 ) -> Endpoint:
+    """Subscribe an endpoint. An owner has at most MAX_WEBHOOK_ENDPOINTS_PER_USER, active or not
+    (`TooManyEndpoints`): each one multiplies every event of theirs into another delivery."""
+    User.objects.select_for_update().filter(pk=owner.pk).first()  # concurrent requests count in turn
+    if Endpoint.objects.filter(owner=owner).count() >= settings.MAX_WEBHOOK_ENDPOINTS_PER_USER:
+        raise TooManyEndpoints(
+            f"You have {settings.MAX_WEBHOOK_ENDPOINTS_PER_USER} webhook endpoints, the most an account may have; "
+            "delete one, or subscribe an existing one to more event types."
+        )
     return Endpoint.objects.create(
         owner=owner,
         url=url,
