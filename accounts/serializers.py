@@ -4,8 +4,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from core.serializers import StrictTypesMixin
 
-class UserSerializer(serializers.ModelSerializer):
+
+class UserSerializer(StrictTypesMixin, serializers.ModelSerializer):
     username = serializers.RegexField(
         r"^[\w.@+-]{1,150}$",
         validators=[UniqueValidator(User.objects.all(), message="This username is taken.")],
@@ -29,7 +31,7 @@ class UserSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class CredentialsSerializer(serializers.Serializer):
+class CredentialsSerializer(StrictTypesMixin, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, style={"input_type": "password"})
 

@@ -194,6 +194,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.openapi.add_problem_responses",
+        "core.openapi.add_links",
     ],
     "WEBHOOKS": "events.catalog.OPENAPI_WEBHOOKS",
     "ENUM_NAME_OVERRIDES": {

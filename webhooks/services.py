@@ -36,10 +36,17 @@ class TooManyEndpoints(DomainError):
 
 @transaction.atomic
 def create_endpoint(
-    *, owner: User, url: str, event_types: list[str], description: str = "", all_customers: bool = False
+    *,
+    owner: User,
+    url: str,
+    event_types: list[str],
+    description: str = "",
+    all_customers: bool = False,
+    is_active: bool = True,
 ) -> Endpoint:
-    """Subscribe an endpoint. An owner has at most MAX_WEBHOOK_ENDPOINTS_PER_USER, active or not
-    (`TooManyEndpoints`): each one multiplies every event of theirs into another delivery."""
+    """Subscribe an endpoint (created disabled if not `is_active`, as if its owner had disabled
+    it). An owner has at most MAX_WEBHOOK_ENDPOINTS_PER_USER, active or not (`TooManyEndpoints`):
+    each one multiplies every event of theirs into another delivery."""
     User.objects.select_for_update().filter(pk=owner.pk).first()  # concurrent requests count in turn
     if Endpoint.objects.filter(owner=owner).count() >= settings.MAX_WEBHOOK_ENDPOINTS_PER_USER:
         raise TooManyEndpoints(
@@ -52,6 +59,8 @@ def create_endpoint(
         event_types=event_types,
         description=description,
         all_customers=all_customers,
+        is_active=is_active,
+        disabled_reason="" if is_active else Endpoint.DisabledReason.MANUAL,
         secret=signing.new_secret(),
     )
 
