@@ -1,10 +1,13 @@
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from core.serializers import StrictTypesMixin
 
-class UserSerializer(serializers.ModelSerializer):
+
+class UserSerializer(StrictTypesMixin, serializers.ModelSerializer):
     username = serializers.RegexField(
         r"^[\w.@+-]{1,150}$",
         validators=[UniqueValidator(User.objects.all(), message="This username is taken.")],
@@ -17,12 +20,18 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "email", "password", "date_joined"]
         read_only_fields = ["id", "date_joined"]
 
-    def validate_password(self, value: str) -> str:
-        password_validation.validate_password(value)
-        return value
+    def validate(self, attrs: dict) -> dict:
+        # Django's validators (AUTH_PASSWORD_VALIDATORS), with the new user's attributes so that
+        # a password like the username or the e-mail address is refused too.
+        candidate = User(username=attrs["username"], email=attrs["email"])
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"password": list(error.messages)}) from error
+        return attrs
 
 
-class CredentialsSerializer(serializers.Serializer):
+class CredentialsSerializer(StrictTypesMixin, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, style={"input_type": "password"})
 

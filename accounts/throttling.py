@@ -7,6 +7,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rest_framework import throttling
 
+from core.client_address import client_address
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,13 +52,22 @@ class CounterRateThrottle(throttling.SimpleRateThrottle):
 
 
 class ApiKeyRateThrottle(FailOpenMixin, CounterRateThrottle):
+    """Requests with an API key, counted per user: all of a user's keys share one limit, so
+    minting more keys buys no more requests."""
+
     scope = "api_key"
 
     def get_cache_key(self, request, view):
         if request.auth is None:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+        return self.cache_format % {"scope": self.scope, "ident": f"user:{request.auth.user_id}"}
 
 
 class AnonymousRateThrottle(FailOpenMixin, CounterRateThrottle, throttling.AnonRateThrottle):
+    """Requests without a key, counted per client address (`core.client_address`: a client
+    cannot choose it by sending X-Forwarded-For)."""
+
     scope = "anonymous"
+
+    def get_ident(self, request):
+        return client_address(request)

@@ -11,3 +11,15 @@ class DomainError(Exception):
     def __init__(self, detail: str):
         super().__init__(detail)
         self.detail = detail
+
+
+class TooManyRequests(DomainError):
+    """Refused for now: the client may try again after `retry_after` seconds (sent as Retry-After)."""
+
+    status = 429
+    code = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = max(int(retry_after), 1)

@@ -1,4 +1,8 @@
-"""Schema post-processing: every operation documents its problem responses."""
+"""Schema post-processing: every operation documents its problem responses, and each create
+operation links to what can be done with what it created (OpenAPI links: client generators
+and stateful testers follow them)."""
+
+import re
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -17,12 +21,15 @@ PROBLEM_SCHEMA = {
     "required": ["type", "title", "status", "detail"],
 }
 
+BODY_METHODS = {"post", "put", "patch"}
+
 COMMON_PROBLEMS = {
     "400": "The request is not valid; see `errors`.",
     "401": "No valid API key.",
     "403": "Not allowed for this API key.",
     "404": "Not found, or not yours.",
     "405": "Method not allowed.",
+    "406": "Ask for `application/json` (or send no `Accept`).",
     "415": "Send `application/json`.",
     "429": "Too many requests; see `Retry-After`.",
 }
@@ -32,12 +39,44 @@ def add_problem_responses(result, generator, request, public):
     result["components"]["schemas"]["Problem"] = PROBLEM_SCHEMA
     reference = {"$ref": "#/components/schemas/Problem"}
     for path_item in result.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             responses = operation.setdefault("responses", {})
             for status, description in COMMON_PROBLEMS.items():
                 responses.setdefault(status, {"description": description})
+            if method in BODY_METHODS:
+                responses.setdefault("413", {"description": "The request body is too large."})
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response.setdefault("description", "A problem.")
                     response["content"] = {"application/problem+json": {"schema": reference}}
+    return result
+
+
+def add_links(result, generator, request, public):
+    """A 201 with an `id` links to every operation on `<its path>/{id}`; registering links to
+    asking for a key with the same username and password."""
+    paths = result.get("paths", {})
+    for path, path_item in paths.items():
+        created = path_item.get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        links = {}
+        for other_path, other_item in paths.items():
+            if not other_path.startswith(f"{path}/{{id}}") or set(re.findall(r"{(\w+)}", other_path)) != {"id"}:
+                continue
+            for operation in other_item.values():
+                links[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {"id": "$response.body#/id"},
+                }
+        if links:
+            created["links"] = links
+    registration = paths.get("/v1/users", {}).get("post", {}).get("responses", {}).get("201")
+    if registration is not None:
+        registration["links"] = {
+            "create_api_key": {
+                "operationId": "create_api_key",
+                "requestBody": {"username": "$request.body#/username", "password": "$request.body#/password"},
+            }
+        }
     return result

@@ -2,13 +2,14 @@
 
 from http import HTTPStatus
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from core.errors import DomainError
+from core.errors import DomainError, TooManyRequests
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Relative type URIs (RFC 9457 §3.1.1): stable names a client can switch on.
@@ -55,7 +56,14 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
 def problem_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         body = problem(status=exc.status, detail=exc.detail, code=exc.code, title=exc.title)
-        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            problem(status=413, detail="The request body is too large."),
+            status=413,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
 
     response = exception_handler(exc, context)
     if response is None:
@@ -80,7 +88,9 @@ def _problem_response(status: int, detail: str) -> JsonResponse:
 
 
 def bad_request(request, exception=None):
-    return _problem_response(400, "The request could not be read (malformed or too large).")
+    if isinstance(exception, RequestDataTooBig):  # read outside the API, e.g. a form in the admin
+        return _problem_response(413, "The request body is too large.")
+    return _problem_response(400, "The request could not be read (malformed).")
 
 
 def permission_denied(request, exception=None):

@@ -41,8 +41,9 @@ def specs() -> list[EventTypeSpec]:
     return registered()
 
 
-def is_known_pattern(pattern: str) -> bool:
-    """An exact type, a `prefix.*` wildcard over registered types, or `*`."""
-    if pattern == "*" or pattern in _specs:
-        return True
-    return pattern.endswith(".*") and any(name.startswith(pattern[:-1]) for name in _specs)
+def known_patterns() -> list[str]:
+    """What a subscription may name: `*`, a `prefix.*` wildcard over registered types, or a type."""
+    prefixes = {
+        ".".join(name.split(".")[:length]) + ".*" for name in _specs for length in range(1, name.count(".") + 1)
+    }
+    return ["*", *sorted(prefixes), *_specs]

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from core.serializers import FilterSerializer
 from events import registry
 from events.models import Event
 
@@ -10,6 +11,14 @@ class EventTypeField(serializers.ChoiceField):
 
     def __init__(self, **kwargs):
         super().__init__(choices=[spec.type for spec in registry.registered()], **kwargs)
+
+
+class EventPatternField(serializers.ChoiceField):
+    """An exact event type, a `prefix.*` wildcard over registered types, or `*`: the schema lists
+    each, so a client can see what a subscription may name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=registry.known_patterns(), **kwargs)
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -25,7 +34,7 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EventFilterSerializer(serializers.Serializer):
+class EventFilterSerializer(FilterSerializer):
     type = EventTypeField(required=False)
     created_after = serializers.DateTimeField(required=False)
 

@@ -1,12 +1,13 @@
 from rest_framework import serializers
 
+from core.serializers import FilterSerializer, MoneyField, StrictTypesMixin
 from inventory.models import Pet, PetStatus
 
 
-class PetSerializer(serializers.ModelSerializer):
+class PetSerializer(StrictTypesMixin, serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=PetStatus.choices, read_only=True)
     currency = serializers.RegexField(r"^[A-Z]{3}$", default="USD", help_text="ISO 4217 code.")
-    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    price = MoneyField()
     stock = serializers.IntegerField(
         min_value=0,
         max_value=1_000_000,
@@ -26,12 +27,12 @@ class PetSerializer(serializers.ModelSerializer):
         return fields
 
 
-class PetFilterSerializer(serializers.Serializer):
+class PetFilterSerializer(FilterSerializer):
     status = serializers.ChoiceField(choices=PetStatus.choices, required=False)
-    species = serializers.CharField(required=False, max_length=20)
+    species = serializers.CharField(required=False, min_length=1, max_length=20)
 
 
-class RestockSerializer(serializers.Serializer):
+class RestockSerializer(StrictTypesMixin, serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
 
 

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, IsAdminUser, IsAuthenticated
@@ -14,7 +14,10 @@ from inventory.serializers import InventorySerializer, PetFilterSerializer, PetS
     retrieve=extend_schema(summary="Retrieve a pet"),
     create=extend_schema(summary="Add a pet (staff)"),
     partial_update=extend_schema(summary="Change a pet (staff)"),
-    destroy=extend_schema(summary="Remove a pet that has no orders (staff)"),
+    destroy=extend_schema(
+        summary="Remove a pet that has no orders (staff)",
+        responses={204: None, 409: OpenApiResponse(description="The pet appears in orders.")},
+    ),
 )
 class PetViewSet(viewsets.ModelViewSet):
     serializer_class = PetSerializer

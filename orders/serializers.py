@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from core.serializers import StrictTypesMixin
 from orders.models import CancelReason, Order, OrderItem, OrderStatus, PaymentMethod, PaymentStatus
 
 
@@ -51,18 +52,19 @@ class PaymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderLineSerializer(serializers.Serializer):
+class OrderLineSerializer(StrictTypesMixin, serializers.Serializer):
     pet_id = serializers.UUIDField()
     quantity = serializers.IntegerField(min_value=1, max_value=1000)
 
 
-class PaymentDetailsSerializer(serializers.Serializer):
+class PaymentDetailsSerializer(StrictTypesMixin, serializers.Serializer):
     method = serializers.ChoiceField(choices=PaymentMethod.choices)
     token = serializers.CharField(max_length=255, help_text="A card token, e.g. `tok_visa` on the test gateway.")
 
 
-class PlaceOrderSerializer(serializers.Serializer):
-    items = OrderLineSerializer(many=True, min_length=1, max_length=50)
+class PlaceOrderSerializer(StrictTypesMixin, serializers.Serializer):
+    # A ListField, not `many=True`: the schema then says minItems/maxItems as the API applies them.
+    items = serializers.ListField(child=OrderLineSerializer(), min_length=1, max_length=50)
     payment = PaymentDetailsSerializer()
 
     def validate_items(self, items: list[dict]) -> list[dict]:

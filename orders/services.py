@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -68,6 +69,12 @@ class MixedCurrencies(DomainError):
     title = "An order takes one currency"
 
 
+class TotalOutOfRange(DomainError):
+    status = 422
+    code = "total-out-of-range"
+    title = "The order's total is too large"
+
+
 @dataclass(frozen=True)
 class PlacedOrder:
     order: Order
@@ -117,9 +124,12 @@ def _create_order(*, user: User, items: Sequence[dict], payment: dict) -> Order:
     currencies = {pet.currency for pet in pets.values()}
     if len(currencies) > 1:
         raise MixedCurrencies(f"These pets are priced in {', '.join(sorted(currencies))}; order them separately.")
+    total = sum(pets[pet_id].price * quantity for pet_id, quantity in quantities.items())
+    if total >= _TOTAL_BOUND:
+        raise TotalOutOfRange(f"The total would be {total:f}; an order's total must be below {_TOTAL_BOUND:f}.")
     order = Order.objects.create(
         user=user,
-        total=sum(pets[pet_id].price * quantity for pet_id, quantity in quantities.items()),
+        total=total,
         currency=currencies.pop(),
         payment_method=payment["method"],
         payment_token=payment["token"],
@@ -130,6 +140,12 @@ def _create_order(*, user: User, items: Sequence[dict], payment: dict) -> Order:
     )
     order._prefetched_objects_cache = {"items": items}  # represent() needs no query to list them
     return order
+
+
+_total_field = Order._meta.get_field("total")
+# The first total the column cannot hold (10 ** 10 for 12 digits, 2 of them decimals); prices
+# have 2 decimals, so every total below it fits exactly.
+_TOTAL_BOUND = Decimal(10) ** (_total_field.max_digits - _total_field.decimal_places)
 
 
 def _fingerprint(*, items: Sequence[dict], payment: dict) -> str:

@@ -40,7 +40,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         responses={
             201: OrderSerializer,
             409: OpenApiResponse(description="Not enough stock."),
-            422: OpenApiResponse(description="Idempotency-Key reused with another body, or mixed currencies."),
+            422: OpenApiResponse(
+                description="Idempotency-Key reused with another body, mixed currencies, or a total beyond "
+                "9,999,999,999.99."
+            ),
         },
     )
     def create(self, request):

@@ -35,6 +35,9 @@ def eventually(
         time.sleep(0.1)
 
 
+PASSWORD = "correct horse battery"  # every test customer's
+
+
 @dataclass
 class Customer:
     user: User
@@ -53,7 +56,7 @@ def make_customer(db) -> Callable[..., Customer]:
         user = User.objects.create_user(
             username=username,
             email=email or f"{username}@example.com",
-            password="correct horse battery",
+            password=PASSWORD,
             is_staff=staff,
         )
         key = issue_api_key(user=user)

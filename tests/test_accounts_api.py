@@ -3,12 +3,14 @@
 import hashlib
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from accounts import throttling
 from accounts.models import ApiKey
-from accounts.throttling import ApiKeyRateThrottle
+from accounts.throttling import AnonymousRateThrottle, ApiKeyRateThrottle
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +46,37 @@ def test_wrong_password_is_401_problem():
     response = APIClient().post("/v1/auth/tokens", {"username": "bob", "password": "nope"}, format="json")
     assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
+
+
+def login(username: str, password: str, **client_kwargs):
+    return APIClient(**client_kwargs).post(
+        "/v1/auth/tokens", {"username": username, "password": password}, format="json"
+    )
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("password", "too common"),
+        ("12345678", "too common"),
+        ("aaaaaaaa", "too common"),
+        ("83920571", "entirely numeric"),
+        ("short1!", "at least 8 characters"),
+        ("hopper.grace1906", "too similar"),
+    ],
+)
+def test_weak_passwords_are_refused_at_sign_up(password, why):
+    response = APIClient().post(
+        "/v1/users",
+        {"username": "hopper.grace1906", "email": "grace@example.com", "password": password},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    errors = response.json()["errors"]
+    assert set(errors) == {"password"}
+    assert any(why in message for message in errors["password"])
+    assert not User.objects.filter(username="hopper.grace1906").exists()
 
 
 def test_taken_username_and_weak_password_are_field_errors(customer):
@@ -88,11 +121,28 @@ def test_too_many_requests_is_429_with_retry_after(customer, monkeypatch):
     assert response["Content-Type"] == "application/problem+json"
 
 
-def test_each_key_has_its_own_limit(make_customer, monkeypatch):
+def test_each_user_has_their_own_limit(make_customer, monkeypatch):
     customer, other_customer = make_customer(), make_customer()
     monkeypatch.setitem(ApiKeyRateThrottle.THROTTLE_RATES, "api_key", "2/min")
     assert [customer.client.get("/v1/orders").status_code for _ in range(3)] == [200, 200, 429]
     assert other_customer.client.get("/v1/orders").status_code == 200
+
+
+def test_all_of_a_users_keys_share_one_limit(customer, monkeypatch):
+    monkeypatch.setitem(ApiKeyRateThrottle.THROTTLE_RATES, "api_key", "4/min")
+    clients = [customer.client]
+    for _ in range(3):
+        key = login(customer.user.username, PASSWORD).json()["api_key"]
+        clients.append(APIClient(HTTP_AUTHORIZATION=f"Bearer {key}"))
+    statuses = [client.get("/v1/orders").status_code for client in clients * 2]
+    assert statuses == [200, 200, 200, 200, 429, 429, 429, 429]
+
+
+def test_anonymous_limit_is_per_socket_address_whatever_x_forwarded_for_says(monkeypatch):
+    monkeypatch.setitem(AnonymousRateThrottle.THROTTLE_RATES, "anonymous", "3/min")
+    statuses = [APIClient(HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").get("/v1/event-types").status_code for n in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert APIClient(REMOTE_ADDR="192.0.2.7").get("/v1/event-types").status_code == 200
 
 
 @pytest.fixture
@@ -107,3 +157,95 @@ def rate_limit_store_down(settings):
 def test_requests_are_served_when_the_rate_limit_store_is_down(customer, monkeypatch):
     monkeypatch.setitem(ApiKeyRateThrottle.THROTTLE_RATES, "api_key", "1/min")
     assert [customer.client.get("/v1/orders").status_code for _ in range(2)] == [200, 200]
+
+
+# --- Failed logins -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def login_limits(settings):
+    settings.LOGIN_FAILURE_LIMIT_PER_USERNAME = 5
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 20
+    settings.LOGIN_FAILURE_WINDOW = 900
+    return settings
+
+
+def assert_locked_out(response) -> None:
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    assert 0 < int(response["Retry-After"]) <= 900
+    assert response.json()["type"] == "/problems/login-locked-out"
+
+
+@pytest.mark.usefixtures("login_limits")
+def test_wrong_passwords_lock_the_username_even_for_the_right_password(customer):
+    username = customer.user.username
+    statuses = [login(username, f"guess-{n}", REMOTE_ADDR=f"203.0.113.{n % 100}").status_code for n in range(130)]
+    assert statuses == [401] * 5 + [429] * 125
+    assert_locked_out(login(username, PASSWORD, REMOTE_ADDR="192.0.2.44"))
+    assert ApiKey.objects.filter(user=customer.user).count() == 1  # the fixture's key only
+
+
+@pytest.mark.usefixtures("login_limits")
+def test_another_username_is_not_locked_by_someone_elses_failures(make_customer):
+    victim, bystander = make_customer(), make_customer()
+    for n in range(6):
+        login(victim.user.username, f"guess-{n}", REMOTE_ADDR=f"203.0.113.{n}")
+    assert login(bystander.user.username, PASSWORD, REMOTE_ADDR="192.0.2.44").status_code == 201
+
+
+@pytest.mark.usefixtures("login_limits")
+def test_wrong_passwords_from_one_address_lock_it_for_every_username(customer):
+    statuses = [login(f"someone{n}", "guess", REMOTE_ADDR="203.0.113.9").status_code for n in range(25)]
+    assert statuses == [401] * 20 + [429] * 5
+    assert_locked_out(login(customer.user.username, PASSWORD, REMOTE_ADDR="203.0.113.9"))
+    assert login(customer.user.username, PASSWORD, REMOTE_ADDR="192.0.2.44").status_code == 201
+
+
+@pytest.mark.usefixtures("login_limits")
+def test_a_rotating_x_forwarded_for_does_not_help_without_trusted_proxies(customer):
+    statuses = [
+        login(f"someone{n}", "guess", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        for n in range(25)
+    ]
+    assert statuses == [401] * 20 + [429] * 5
+
+
+@pytest.mark.usefixtures("login_limits")
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(customer, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    # The attacker forges entries on the left; the proxy appends the address it saw on the right.
+    statuses = [
+        login(f"someone{n}", "guess", **proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 203.0.113.9").status_code
+        for n in range(25)
+    ]
+    assert statuses == [401] * 20 + [429] * 5
+    assert_locked_out(login(customer.user.username, PASSWORD, **proxy, HTTP_X_FORWARDED_FOR="203.0.113.9"))
+    # Another client behind the same proxy is not locked out with the attacker.
+    assert login(customer.user.username, PASSWORD, **proxy, HTTP_X_FORWARDED_FOR="192.0.2.44").status_code == 201
+
+
+@pytest.mark.usefixtures("login_limits")
+def test_successful_logins_do_not_count_as_failures(customer):
+    statuses = {login(customer.user.username, PASSWORD, REMOTE_ADDR="203.0.113.9").status_code for _ in range(25)}
+    assert statuses == {201}
+
+
+def test_ipv6_clients_are_counted_per_64_block(customer, login_limits):
+    statuses = [login(f"someone{n}", "guess", REMOTE_ADDR=f"2001:db8:1:2::{n:x}").status_code for n in range(25)]
+    assert statuses == [401] * 20 + [429] * 5
+
+
+# --- Caps ---------------------------------------------------------------------------------------
+
+
+def test_api_keys_per_user_are_capped(customer, settings):
+    settings.MAX_API_KEYS_PER_USER = 3  # the fixture's key is the first
+    statuses = [login(customer.user.username, PASSWORD).status_code for _ in range(3)]
+    assert statuses == [201, 201, 409]
+    refused = login(customer.user.username, PASSWORD)
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"] == "/problems/too-many-api-keys"
+    ApiKey.objects.filter(user=customer.user).update(revoked_at="2026-01-01T00:00:00Z")
+    assert login(customer.user.username, PASSWORD).status_code == 201

@@ -1,11 +1,14 @@
 """Orders through the API: what a client sees, errors included."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
 from events.models import Event
+from inventory.services import create_pet
 from orders import services
+from orders.models import Order
 from tests.conftest import order_body
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +156,26 @@ def test_an_unknown_pet_is_400_and_a_duplicate_line_is_a_field_error(customer, p
     twice = order_body(pet)
     twice["items"] *= 2
     assert "items" in customer.client.post("/v1/orders", twice, format="json").json()["errors"]
+
+
+def test_a_total_beyond_the_precision_is_422_and_no_order(customer):
+    dear = create_pet(name="Gold", species="reptile", price=Decimal("99999999.99"), stock=1000)
+    response = customer.client.post("/v1/orders", order_body(dear, 1000), format="json")
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/total-out-of-range"
+    assert not Order.objects.exists()
+    dear.refresh_from_db()
+    assert dear.stock == 1000
+
+
+def test_the_largest_total_that_fits_is_accepted_exactly(customer):
+    dear = create_pet(name="Gold", species="reptile", price=Decimal("99999999.99"), stock=1000)
+    cheap = create_pet(name="Tin", species="reptile", price=Decimal("0.01"), stock=1000)
+    body = order_body(dear, 100)
+    body["items"].append({"pet_id": str(cheap.id), "quantity": 99})
+    response = customer.client.post("/v1/orders", body, format="json")
+    assert response.status_code == 201
+    assert response.json()["total"] == "9999999999.99"
+    body["items"][1]["quantity"] = 100
+    assert customer.client.post("/v1/orders", body, format="json").status_code == 422

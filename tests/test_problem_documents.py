@@ -1,7 +1,12 @@
 """Every error is an RFC 9457 problem document, whatever the client sends; never a 500."""
 
+import json
+
 import pytest
+from django.conf import settings
 from django.test import Client
+
+from tests.conftest import order_body
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +32,37 @@ def test_wrong_content_type_is_415(customer):
     assert_problem(authorised(customer).post("/v1/orders", "items=1", content_type="text/plain"), 415)
 
 
-def test_oversized_body_is_400_not_500(customer):
+def test_oversized_body_is_413(customer):
     huge = '{"items": [' + ",".join(['{"pet_id": "x", "quantity": 1}'] * 5000) + "]}"
-    assert_problem(authorised(customer).post("/v1/orders", huge, content_type="application/json"), 400)
+    assert len(huge) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert_problem(authorised(customer).post("/v1/orders", huge, content_type="application/json"), 413)
+
+
+def test_oversized_body_to_an_anonymous_endpoint_is_413():
+    body = json.dumps({"username": "a", "password": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)})
+    assert_problem(Client().post("/v1/auth/tokens", body, content_type="application/json"), 413)
+
+
+@pytest.mark.parametrize("path", ["/v1/users", "/v1/auth/tokens"])
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_deeply_nested_json_is_400_not_500(path, opening):
+    closing = "]" if opening == "[" else "}"
+    body = opening * 3000 + "1" + closing * 3000
+    problem = assert_problem(Client().post(path, body, content_type="application/json"), 400)
+    assert "nested deeper" in problem["detail"]
+
+
+def test_nesting_within_the_limit_is_parsed(customer, pet):
+    body = order_body(pet)
+    body["note"] = json.loads("[" * (settings.JSON_MAX_DEPTH - 2) + "]" * (settings.JSON_MAX_DEPTH - 2))
+    response = authorised(customer).post("/v1/orders", json.dumps(body), content_type="application/json")
+    assert response.status_code == 201
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(customer, pet):
+    body = {**order_body(pet), "note": "[{" * 1000 + '\\\\"]'}
+    response = authorised(customer).post("/v1/orders", json.dumps(body), content_type="application/json")
+    assert response.status_code == 201
 
 
 def test_unknown_route_is_404(customer):

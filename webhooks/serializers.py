@@ -1,18 +1,25 @@
 from rest_framework import exceptions, serializers
 
-from events import registry
+from core.serializers import FilterSerializer, StrictTypesMixin
+from events.serializers import EventPatternField
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.targets import UnsafeTarget, check_url
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
     url = serializers.URLField(max_length=2000)
     events = serializers.ListField(
         source="event_types",
-        child=serializers.CharField(max_length=100),
+        child=EventPatternField(),
         min_length=1,
         max_length=50,
         help_text='Event types to receive: exact types, "prefix.*" wildcards, or "*" for all.',
+    )
+    disabled_reason = serializers.ChoiceField(
+        choices=Endpoint.DisabledReason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Why the endpoint is disabled; empty while it is active.",
     )
     all_customers = serializers.BooleanField(
         default=False, help_text="Staff only: receive every customer's events and store-wide ones."
@@ -41,9 +48,6 @@ class EndpointSerializer(serializers.ModelSerializer):
         return url
 
     def validate_events(self, patterns: list[str]) -> list[str]:
-        unknown = [pattern for pattern in patterns if not registry.is_known_pattern(pattern)]
-        if unknown:
-            raise serializers.ValidationError(f"Unknown event types: {', '.join(unknown)}. See GET /v1/event-types.")
         return sorted(set(patterns))
 
     def validate_all_customers(self, value: bool) -> bool:
@@ -86,11 +90,11 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeliveryFilterSerializer(serializers.Serializer):
+class DeliveryFilterSerializer(FilterSerializer):
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
 
 
-class RecoverSerializer(serializers.Serializer):
+class RecoverSerializer(StrictTypesMixin, serializers.Serializer):
     since = serializers.DateTimeField(help_text="Resend every failed delivery created since then.")
 
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.errors import DomainError
 from core.pruning import delete_in_batches
 from events.services import publish
 from events.subjects import subject
@@ -29,16 +30,38 @@ logger = logging.getLogger(__name__)
 # --- Subscriptions ----------------------------------------------------------------------
 
 
+class TooManyEndpoints(DomainError):
+    code = "too-many-endpoints"
+    title = "Too many webhook endpoints"
+
+
 @transaction.atomic
 def create_endpoint(
-    *, owner: User, url: str, event_types: list[str], description: str = "", all_customers: bool = False
+    *,
+    owner: User,
+    url: str,
+    event_types: list[str],
+    description: str = "",
+    all_customers: bool = False,
+    is_active: bool = True,
 ) -> Endpoint:
+    """Subscribe an endpoint (created disabled if not `is_active`, as if its owner had disabled
+    it). An owner has at most MAX_WEBHOOK_ENDPOINTS_PER_USER, active or not (`TooManyEndpoints`):
+    each one multiplies every event of theirs into another delivery."""
+    User.objects.select_for_update().filter(pk=owner.pk).first()  # concurrent requests count in turn
+    if Endpoint.objects.filter(owner=owner).count() >= settings.MAX_WEBHOOK_ENDPOINTS_PER_USER:
+        raise TooManyEndpoints(
+            f"You have {settings.MAX_WEBHOOK_ENDPOINTS_PER_USER} webhook endpoints, the most an account may have; "
+            "delete one, or subscribe an existing one to more event types."
+        )
     return Endpoint.objects.create(
         owner=owner,
         url=url,
         event_types=event_types,
         description=description,
         all_customers=all_customers,
+        is_active=is_active,
+        disabled_reason="" if is_active else Endpoint.DisabledReason.MANUAL,
         secret=signing.new_secret(),
     )
 

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -17,7 +17,13 @@ from webhooks.serializers import (
 
 @extend_schema_view(
     list=extend_schema(summary="List your webhook endpoints"),
-    create=extend_schema(summary="Subscribe an endpoint", responses={201: EndpointWithSecretSerializer}),
+    create=extend_schema(
+        summary="Subscribe an endpoint",
+        responses={
+            201: EndpointWithSecretSerializer,
+            409: OpenApiResponse(description="The account has MAX_WEBHOOK_ENDPOINTS_PER_USER endpoints already."),
+        },
+    ),
     retrieve=extend_schema(summary="Retrieve an endpoint"),
     partial_update=extend_schema(summary="Change an endpoint (events, description, is_active)"),
     destroy=extend_schema(summary="Delete an endpoint and its delivery log"),

@@ -1,7 +1,7 @@
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.services import issue_api_key
+from accounts.services import TooManyApiKeys, issue_api_key
 
 
 class Command(BaseCommand):
@@ -22,4 +22,7 @@ class Command(BaseCommand):
         if staff and not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
-        self.stdout.write(issue_api_key(user=user, name="create_api_key"))
+        try:
+            self.stdout.write(issue_api_key(user=user, name="create_api_key"))
+        except TooManyApiKeys as error:
+            raise CommandError(error.detail) from error
