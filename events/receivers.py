@@ -4,7 +4,8 @@
   on the `events` queue, so that the request answers at once and a worker dispatches it.
 - **From a worker** (an event recorded by a task: `payment.succeeded`, `order.completed`…): the
   worker is already in the background, so it dispatches the event itself, right after the commit,
-  and saves a trip through the broker. Its consumers' work then starts in that same worker where
+  and saves a trip through the broker; the events of one transaction go together (one fan-out,
+  one update). Its consumers' work then starts in that same worker where
   it can (webhook fan-out sends at once) and is queued where it is a step of its own (the order's
   next task).
 
@@ -18,12 +19,13 @@ from django.dispatch import receiver
 from core.workers import in_task
 from events import services, tasks
 from events.models import Event
-from events.signals import event_recorded
+from events.signals import events_recorded
 
 
-@receiver(event_recorded, dispatch_uid="events.hand_off")
-def hand_off(sender, event: Event, **kwargs) -> None:
+@receiver(events_recorded, dispatch_uid="events.hand_off")
+def hand_off(sender, events: list[Event], **kwargs) -> None:
     if in_task():
-        services.dispatch(event)
+        services.dispatch_all(events)
     else:
-        tasks.queue_dispatch(event.id)
+        for event in events:
+            tasks.queue_dispatch(event.id)

@@ -1,7 +1,10 @@
 """The outbox: events written in their change's transaction, dispatched to consumers after it."""
 
+import contextvars
 import logging
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -12,18 +15,45 @@ from core import log_context
 from core.pruning import delete_in_batches
 from events.metrics import EVENTS_PUBLISHED
 from events.models import Event
-from events.signals import event_published, event_recorded
+from events.signals import events_published, events_recorded
 
 logger = logging.getLogger(__name__)
+
+
+_batch: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("outbox_batch", default=None)
 
 
 def publish(*, type: str, subject: str, data: dict, owner: User | None = None) -> Event:
     """Record an event in the caller's transaction; once that commits, it is handed on to be
     dispatched (`events.receivers` tells how). If the hand-off fails (the broker cannot be reached,
-    the worker dies), the caller still succeeds: the event waits in the outbox for the relay."""
-    event = Event.objects.create(type=type, subject=subject, data=data, owner=owner)
-    transaction.on_commit(lambda: event_recorded.send(sender=Event, event=event), robust=True)
+    the worker dies), the caller still succeeds: the event waits in the outbox for the relay.
+
+    Inside `publishing_together()`, the event is written with the others when the block ends."""
+    event = Event(type=type, subject=subject, data=data, owner=owner)
+    if (batch := _batch.get()) is not None:
+        batch.append(event)
+    else:
+        event.save(force_insert=True)
+        _hand_on_after_commit([event])
     return event
+
+
+@contextmanager
+def publishing_together() -> Iterator[None]:
+    """The events published inside this block (in one transaction) are written in one INSERT as
+    it ends, and handed on together after the commit."""
+    token = _batch.set(events := [])
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if events:
+        Event.objects.bulk_create(events)
+        _hand_on_after_commit(events)
+
+
+def _hand_on_after_commit(events: list[Event]) -> None:
+    transaction.on_commit(lambda: events_recorded.send(sender=Event, events=events), robust=True)
 
 
 def dispatch_by_id(*, event_id: uuid.UUID) -> None:
@@ -33,13 +63,20 @@ def dispatch_by_id(*, event_id: uuid.UUID) -> None:
 
 
 def dispatch(event: Event) -> None:
-    """Hand an event to its consumers (signal receivers) and mark it dispatched."""
-    log_context.bind(event_id=event.id)
-    log_context.bind_subject(event.subject)
-    event_published.send(sender=Event, event=event)
-    if Event.objects.filter(id=event.id, dispatched_at__isnull=True).update(dispatched_at=timezone.now()):
-        EVENTS_PUBLISHED.labels(event.type).inc()
-        logger.info("%s dispatched", event.type)
+    dispatch_all([event])
+
+
+def dispatch_all(events: Sequence[Event]) -> None:
+    """Hand events to their consumers (signal receivers) and mark them dispatched, together."""
+    log_context.bind(event_id=events[0].id)
+    log_context.bind_subject(events[0].subject)
+    events_published.send(sender=Event, events=events)
+    now = timezone.now()
+    dispatched = Event.objects.filter(id__in=[event.id for event in events], dispatched_at__isnull=True)
+    if dispatched.update(dispatched_at=now):
+        for event in events:
+            EVENTS_PUBLISHED.labels(event.type).inc()
+            logger.info("%s dispatched", event.type)
 
 
 def claim_events_to_relay(*, limit: int = 1000) -> list[uuid.UUID]:

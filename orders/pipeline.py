@@ -2,7 +2,9 @@
 
 The dispatcher's receiver (`orders.receivers`) queues the steps that follow an event as it is
 published; the stalled-order sweep queues the steps that followed an order's events but are not
-done yet. Both read `STEPS_AFTER`, and `orders.tasks.queue_steps` turns steps into tasks.
+done yet. Both read `STEPS_AFTER`, and `orders.tasks.queue_steps` turns steps into tasks. The
+stock is committed in the payment's own transaction, so it follows no event; the sweep still
+repairs a paid order whose stock was never committed.
 """
 
 from collections.abc import Collection
@@ -22,7 +24,7 @@ class Step(StrEnum):
 
 STEPS_AFTER: dict[str, tuple[Step, ...]] = {
     OrderEvent.CREATED: (Step.CHARGE_PAYMENT,),
-    PaymentEvent.SUCCEEDED: (Step.COMMIT_STOCK, Step.CONFIRMATION_EMAIL),
+    PaymentEvent.SUCCEEDED: (Step.CONFIRMATION_EMAIL,),  # the stock is committed with the payment
     OrderEvent.CANCELLED: (Step.CANCELLATION_EMAIL,),
     OrderEvent.SHIPPED: (Step.SHIPPING_EMAIL,),
 }
@@ -40,7 +42,10 @@ def missing_steps(order: Order, *, emails_taken: Collection[str]) -> list[Step]:
         happened.append(OrderEvent.CANCELLED)
     if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
         happened.append(OrderEvent.SHIPPED)
-    return [step for event in happened for step in STEPS_AFTER[event] if not _done(step, order, emails_taken)]
+    steps = [step for event in happened for step in STEPS_AFTER[event]]
+    if order.status in PAID:
+        steps.insert(0, Step.COMMIT_STOCK)  # done with the capture; a repair for an order where it was not
+    return [step for step in steps if not _done(step, order, emails_taken)]
 
 
 def _done(step: Step, order: Order, emails_taken: Collection[str]) -> bool:

@@ -3,13 +3,14 @@
 from django.dispatch import receiver
 
 from events.models import Event
-from events.signals import event_published
+from events.signals import events_published
 from events.subjects import split
 from orders import tasks
 from orders.pipeline import STEPS_AFTER
 
 
-@receiver(event_published, dispatch_uid="orders.enqueue_order_work")
-def enqueue_order_work(sender, event: Event, **kwargs) -> None:
-    if steps := STEPS_AFTER.get(event.type):
-        tasks.queue_steps(split(event.subject)[1], steps)
+@receiver(events_published, dispatch_uid="orders.enqueue_order_work")
+def enqueue_order_work(sender, events: list[Event], **kwargs) -> None:
+    for event in events:
+        if steps := STEPS_AFTER.get(event.type):
+            tasks.queue_steps(split(event.subject)[1], steps)

@@ -23,7 +23,7 @@ from core import log_context
 from core.errors import DomainError
 from core.pruning import delete_in_batches
 from events.models import Event
-from events.services import publish
+from events.services import publish, publishing_together
 from inventory import services as inventory
 from orders.emails import build_order_email
 from orders.events import OrderEvent, PaymentEvent, order_subject
@@ -165,15 +165,17 @@ def _replay(*, user: User, key: str, fingerprint: str) -> PlacedOrder | None:
     return PlacedOrder(order=record.order, representation=created.data["order"], replayed=True)
 
 
-def _locked(order_id: uuid.UUID) -> Order:
+def _locked(order_id: uuid.UUID, *, with_related: Sequence[str] = ("items",)) -> Order:
+    """The order, its row locked until the transaction ends, with its user and `with_related`."""
     log_context.bind(order_id=order_id)
     # `of=("self",)`: lock the order row only. Locking the joined user row too would block every
     # insert that references the user (new orders, events) and deadlock with order placement.
-    return Order.objects.select_for_update(of=("self",)).select_related("user").get(id=order_id)
+    orders = Order.objects.select_for_update(of=("self",)).select_related("user").prefetch_related(*with_related)
+    return orders.get(id=order_id)
 
 
 def _quantities(order: Order) -> dict[uuid.UUID, int]:
-    return dict(order.items.values_list("pet_id", "quantity"))
+    return {item.pet_id: item.quantity for item in order.items.all()}
 
 
 def _transition(order: Order, new_status: OrderStatus) -> None:
@@ -206,13 +208,14 @@ def _publish_payment_event(order: Order, type: PaymentEvent) -> None:
 
 
 def capture_payment(*, order_id: uuid.UUID) -> Order:
-    """Charge a placed order. Approves it, or cancels it with `payment_failed` if declined.
+    """Charge a placed order. Approves it and commits its stock, or cancels it with
+    `payment_failed` if declined; the events of either outcome are written together.
 
     `PaymentTemporarilyFailed` is left to the caller, which tries again later. The order stays
     locked while the gateway answers, so a concurrent cancel waits and sees the outcome; the
     gateway's idempotency key keeps a repeated attempt from charging twice.
     """
-    with transaction.atomic():
+    with transaction.atomic(), publishing_together():
         order = _locked(order_id)
         if order.status != OrderStatus.PLACED or order.payment_status != PaymentStatus.PENDING:
             return order
@@ -235,23 +238,30 @@ def capture_payment(*, order_id: uuid.UUID) -> Order:
         logger.info("payment captured: %s", order.charge_id)
         order.payment_status = PaymentStatus.SUCCEEDED
         order.payment_token = ""  # captured: the token is of no further use, so it is not kept
+        _commit_stock(order)
         _transition(order, OrderStatus.APPROVED)
         _publish_payment_event(order, PaymentEvent.SUCCEEDED)
         return order
 
 
 def commit_stock(*, order_id: uuid.UUID) -> Order:
-    """The order is paid: its reserved units are sold for good."""
-    with transaction.atomic():
+    """The order is paid: its reserved units are sold for good. The payment does this itself; as a
+    step of its own it repairs a paid order whose stock was never committed."""
+    with transaction.atomic(), publishing_together():
         order = _locked(order_id)
-        if order.status == OrderStatus.CANCELLED or order.stock_committed_at:
+        if order.status not in PAID or order.stock_committed_at:
             return order
-        inventory.commit(quantities=_quantities(order))
-        order.stock_committed_at = timezone.now()
+        _commit_stock(order)
         order.save()
-        logger.info("stock committed")
         _complete_if_done(order)
         return order
+
+
+def _commit_stock(order: Order) -> None:
+    """Sell the order's reserved units (order locked; the caller saves it)."""
+    inventory.commit(quantities=_quantities(order))
+    order.stock_committed_at = timezone.now()
+    logger.info("stock committed")
 
 
 def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
@@ -264,21 +274,25 @@ def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
     """
     now = timezone.now()
     with transaction.atomic():
-        order = _locked(order_id)
-        claim, created = OrderEmail.objects.get_or_create(order=order, kind=kind)
-        if claim.sent_at or (not created and claim.claimed_at > now - settings.ORDER_RESUME_AFTER):
+        order = _locked(order_id, with_related=("items", "emails"))
+        claim = next((email for email in order.emails.all() if email.kind == kind), None)
+        if claim and (claim.sent_at or claim.claimed_at > now - settings.ORDER_RESUME_AFTER):
             return
-        if not created:
+        if claim:
             claim.claimed_at = now
             claim.save(update_fields=["claimed_at"])
+        else:  # no race: the order's row lock holds every other claim of its mail back
+            claim = OrderEmail.objects.create(order=order, kind=kind, claimed_at=now)
     if order.user.email:
         try:
             build_order_email(order=order, kind=kind).send()
         except Exception:
             claim.delete()  # not sent: let the task try again
             raise
-    with transaction.atomic():
-        order = _locked(order_id)
+    items = order.items.all()
+    with transaction.atomic(), publishing_together():
+        order = _locked(order_id, with_related=())
+        order._prefetched_objects_cache = {"items": items}  # the items of an order never change
         OrderEmail.objects.filter(id=claim.id).update(sent_at=timezone.now())
         logger.info("%s e-mail sent", kind)
         _complete_if_done(order)

@@ -101,8 +101,8 @@ def test_fan_out_creates_one_delivery_per_subscribed_endpoint_once(customer, mak
     ).order
     event = Event.objects.get(subject=f"order/{order.id}", type=OrderEvent.CREATED)
 
-    assert fanout.fan_out(event=event) == 1
-    fanout.fan_out(event=event)  # dispatched twice by the relay: still one delivery
+    assert fanout.fan_out(events=[event]) == 1
+    fanout.fan_out(events=[event])  # dispatched twice by the relay: still one delivery
     assert list(Delivery.objects.values_list("endpoint_id", flat=True)) == [wanted.id]
 
 

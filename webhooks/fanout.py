@@ -1,7 +1,10 @@
 """Fan-out: who is subscribed to an event, and a delivery row for each, created in one insert."""
 
+import uuid
+from collections.abc import Sequence
+
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from core.workers import in_task
@@ -12,29 +15,40 @@ from webhooks.models import Delivery, Endpoint
 from webhooks.queueing import queue_after_commit, queue_lease
 
 
-def subscribed_endpoints(event: Event) -> list[Endpoint]:
-    """Active endpoints of the event's owner, and staff endpoints that take every customer's."""
-    audience = Q(all_customers=True, owner__is_staff=True)
-    if event.owner_id:
-        audience |= Q(owner_id=event.owner_id)
-    return [
-        endpoint for endpoint in Endpoint.objects.filter(audience, is_active=True) if endpoint.subscribes_to(event.type)
-    ]
+def subscribed_endpoints(events: Sequence[Event]) -> dict[uuid.UUID, list[Endpoint]]:
+    """For each event, the active endpoints of its owner and the staff endpoints that take every
+    customer's events: one query for all of them."""
+    owners = {event.owner_id for event in events if event.owner_id}
+    every_customer = Q(all_customers=True, owner__is_staff=True)
+    endpoints = list(
+        Endpoint.objects.filter(every_customer | Q(owner_id__in=owners), is_active=True).annotate(
+            takes_every_customer=ExpressionWrapper(every_customer, output_field=BooleanField())
+        )
+    )
+    return {
+        event.id: [
+            endpoint
+            for endpoint in endpoints
+            if (endpoint.takes_every_customer or endpoint.owner_id == event.owner_id)
+            and endpoint.subscribes_to(event.type)
+        ]
+        for event in events
+    }
 
 
-def fan_out(*, event: Event) -> int:
-    """Create a delivery of `event` for every subscribed endpoint and send them (idempotent).
+def fan_out(*, events: Sequence[Event]) -> int:
+    """Create a delivery of each event for every subscribed endpoint, in one insert, and send them
+    (idempotent).
 
     In a worker the deliveries are created already claimed by it and handed straight to its
-    sender: no claim and no trip through the broker. Elsewhere they are queued. If the event was
+    sender: no claim and no trip through the broker. Elsewhere they are queued. If an event was
     fanned out before (the relay dispatched it again), only missing deliveries are created, and
     they wait for the due sweep.
     """
-    if event.type == WebhookEvent.TEST:
-        return 0  # addressed to one endpoint by `send_test_event`
-    endpoints = subscribed_endpoints(event)
-    if not endpoints:
+    events = [event for event in events if event.type != WebhookEvent.TEST]  # sent to one endpoint only
+    if not events:
         return 0
+    audiences = subscribed_endpoints(events)
     sending_here = in_task()
     now = timezone.now()
     new = [
@@ -45,8 +59,11 @@ def fan_out(*, event: Event) -> int:
             queued_until=queue_lease(),
             sending_until=sending.claim_lease() if sending_here else None,
         )
-        for endpoint in endpoints
+        for event in events
+        for endpoint in audiences[event.id]
     ]
+    if not new:
+        return 0
     try:
         with transaction.atomic():
             Delivery.objects.bulk_create(new)

@@ -5,14 +5,14 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 from django.dispatch import receiver
 
 from events.models import Event
-from events.signals import event_published
+from events.signals import events_published
 from webhooks import fanout, sending, tasks
 from webhooks.signals import deliveries_ready
 
 
-@receiver(event_published, dispatch_uid="webhooks.fan_out")
-def deliver_to_subscribers(sender, event: Event, **kwargs) -> None:
-    fanout.fan_out(event=event)
+@receiver(events_published, dispatch_uid="webhooks.fan_out")
+def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
+    fanout.fan_out(events=events)
 
 
 @receiver(deliveries_ready, dispatch_uid="webhooks.queue_send")
