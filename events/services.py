@@ -1,4 +1,23 @@
-"""The outbox: events written in their change's transaction, dispatched to consumers after it."""
+"""The outbox: events written in their change's transaction, and how they reach their consumers.
+
+There are two dispatch routes, chosen where the event is recorded (`_record`):
+
+- **From a web request** (or a management command): the event is written, and once the
+  transaction commits it is queued (`events.receivers` hands it to a `dispatch_event` task on the
+  `events` queue), so that the request answers at once and a worker dispatches it.
+- **From a worker** (an event recorded by a task: `payment.succeeded`, `order.completed`…): the
+  worker is already in the background, so the consumers run right there, inside the transaction
+  that records the event, and the event is written already dispatched. Their work becomes part of
+  the change: the webhook deliveries are rows of the same commit (sent by this worker once it
+  commits), and the order's next steps are queued once it commits. No trip through the broker,
+  no second UPDATE.
+
+Either way nothing is lost: an event queued from a request stays undispatched until a worker has
+handed it on, and the relay (`events.relay_undispatched_events`, on beat) queues it again if the
+broker lost it; work a worker started after its commit and then lost with the worker is found
+again from the database (the due-delivery sweep, the stalled-order sweep). Consumers are
+idempotent.
+"""
 
 import contextvars
 import logging
@@ -13,6 +32,7 @@ from django.utils import timezone
 
 from core import log_context
 from core.pruning import delete_in_batches
+from core.workers import in_task
 from events.metrics import EVENTS_PUBLISHED
 from events.models import Event
 from events.signals import events_published, events_recorded
@@ -24,36 +44,45 @@ _batch: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("out
 
 
 def publish(*, type: str, subject: str, data: dict, owner: User | None = None) -> Event:
-    """Record an event in the caller's transaction; once that commits, it is handed on to be
-    dispatched (`events.receivers` tells how). If the hand-off fails (the broker cannot be reached,
-    the worker dies), the caller still succeeds: the event waits in the outbox for the relay.
+    """Record an event in the caller's transaction and dispatch it by one of the two routes above.
+    If a hand-off after the commit fails (the broker cannot be reached, the worker dies), the
+    caller still succeeds: what was lost is found again from the database.
 
     Inside `publishing_together()`, the event is written with the others when the block ends."""
     event = Event(type=type, subject=subject, data=data, owner=owner)
     if (batch := _batch.get()) is not None:
         batch.append(event)
     else:
-        event.save(force_insert=True)
-        _hand_on_after_commit([event])
+        _record([event])
     return event
 
 
 @contextmanager
 def publishing_together() -> Iterator[None]:
     """The events published inside this block (in one transaction) are written in one INSERT as
-    it ends, and handed on together after the commit."""
+    it ends, and dispatched together."""
     token = _batch.set(events := [])
     try:
         yield
     finally:
         _batch.reset(token)
     if events:
+        _record(events)
+
+
+def _record(events: list[Event]) -> None:
+    """Write the events in the caller's transaction and dispatch them by one of the two routes."""
+    if not in_task():
         Event.objects.bulk_create(events)
-        _hand_on_after_commit(events)
-
-
-def _hand_on_after_commit(events: list[Event]) -> None:
-    transaction.on_commit(lambda: events_recorded.send(sender=Event, events=events), robust=True)
+        transaction.on_commit(lambda: events_recorded.send(sender=Event, events=events), robust=True)
+        return
+    now = timezone.now()
+    for event in events:
+        event.dispatched_at = now
+    Event.objects.bulk_create(events)
+    _log_context(events)
+    events_published.send(sender=Event, events=events)
+    transaction.on_commit(lambda: _count_dispatched(events))
 
 
 def dispatch_by_id(*, event_id: uuid.UUID) -> None:
@@ -67,16 +96,24 @@ def dispatch(event: Event) -> None:
 
 
 def dispatch_all(events: Sequence[Event]) -> None:
-    """Hand events to their consumers (signal receivers) and mark them dispatched, together."""
+    """Hand events queued from a request to their consumers (signal receivers) and mark them
+    dispatched, together."""
+    _log_context(events)
+    events_published.send(sender=Event, events=events)
+    dispatched = Event.objects.filter(id__in=[event.id for event in events], dispatched_at__isnull=True)
+    if dispatched.update(dispatched_at=timezone.now()):
+        _count_dispatched(events)
+
+
+def _log_context(events: Sequence[Event]) -> None:
     log_context.bind(event_id=events[0].id)
     log_context.bind_subject(events[0].subject)
-    events_published.send(sender=Event, events=events)
-    now = timezone.now()
-    dispatched = Event.objects.filter(id__in=[event.id for event in events], dispatched_at__isnull=True)
-    if dispatched.update(dispatched_at=now):
-        for event in events:
-            EVENTS_PUBLISHED.labels(event.type).inc()
-            logger.info("%s dispatched", event.type)
+
+
+def _count_dispatched(events: Sequence[Event]) -> None:
+    for event in events:
+        EVENTS_PUBLISHED.labels(event.type).inc()
+        logger.info("%s dispatched", event.type)
 
 
 def claim_events_to_relay(*, limit: int = 1000) -> list[uuid.UUID]:

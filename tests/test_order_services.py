@@ -105,7 +105,7 @@ def test_unknown_pet_is_refused(customer, pet):
     [
         "orders.services.OrderItem.objects.bulk_create",  # after the order row
         "orders.services.IdempotencyKey.objects.create",  # after the items
-        "events.services.Event.save",  # writing the event itself
+        "events.services.Event.objects.bulk_create",  # writing the event itself
         "orders.services.inventory.reserve",  # the last step, after the event
     ],
 )

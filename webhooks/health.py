@@ -24,12 +24,15 @@ def record_results(latest: Iterable[Result], now) -> None:
     for result in latest:
         endpoint = result.request.delivery.endpoint
         if result.response.succeeded:
-            recovered.append(endpoint.id)
+            # As the delivery was read: a streak begun since is cleared by the next success read after it.
+            if endpoint.failing_since is not None:
+                recovered.append(endpoint.id)
         elif result.response.status == 410:
             disable(endpoint, reason=Endpoint.DisabledReason.GONE)
         else:
             failing[endpoint.id] = result
-    Endpoint.objects.filter(id__in=recovered, failing_since__isnull=False).update(failing_since=None)
+    if recovered:  # only endpoints that were failing as their delivery was read: no no-op UPDATE
+        Endpoint.objects.filter(id__in=recovered, failing_since__isnull=False).update(failing_since=None)
     for endpoint_id in sorted(failing):  # rows locked in one order: two recorders cannot deadlock
         Endpoint.objects.filter(id=endpoint_id, failing_since__isnull=True).update(
             failing_since=failing[endpoint_id].attempted_at
