@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -213,6 +214,11 @@ WEBHOOK_REQUEUE_AFTER = timedelta(seconds=int(env("WEBHOOK_REQUEUE_AFTER", "60")
 WEBHOOK_BATCH_SIZE = int(env("WEBHOOK_BATCH_SIZE", "100"))
 WEBHOOK_CONCURRENCY = int(env("WEBHOOK_CONCURRENCY", "64"))
 WEBHOOK_ENDPOINT_CONCURRENCY = int(env("WEBHOOK_ENDPOINT_CONCURRENCY", "10"))
+# The part of WEBHOOK_CONCURRENCY one owner's endpoints may hold together, however many they are
+# and however slowly they answer: the rest stays free for other customers.
+WEBHOOK_OWNER_SHARE = float(env("WEBHOOK_OWNER_SHARE", "0.25"))
+if not 0 < WEBHOOK_OWNER_SHARE <= 1:
+    raise ImproperlyConfigured("WEBHOOK_OWNER_SHARE is a fraction of WEBHOOK_CONCURRENCY, above 0 and at most 1.")
 
 # --- Metrics ----------------------------------------------------------------------------
 # GET /metrics answers a bearer METRICS_TOKEN if one is set, else only these client networks.
