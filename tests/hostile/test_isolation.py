@@ -1,5 +1,5 @@
 """A hostile customer beside a healthy one, on the session's real worker: the hostile customer's
-dozen receivers trickle and hang, yet the healthy customer's deliveries arrive within seconds, and
+dozen receivers trickle (a body, or every byte), yet the healthy customer's deliveries arrive within seconds, and
 every attempt of both is recorded exactly once."""
 
 import time
@@ -25,7 +25,7 @@ def subscribe(who, url: str) -> str:
 
 def test_a_hostile_customers_receivers_never_hold_up_another_customer(workers, make_customer, hostile, settings):
     villain, victim = make_customer(), make_customer()
-    behaviours = [receivers.trickle_body, receivers.hang_after_headers]
+    behaviours = [receivers.trickle_body, receivers.trickle_everything]
     hostile_receivers = [hostile(behaviours[n % 2]) for n in range(HOSTILE_ENDPOINTS)]
     healthy = hostile(receivers.body(b"thanks"))
     hostile_ids = [subscribe(villain, receiver.url()) for receiver in hostile_receivers]
