@@ -275,6 +275,11 @@ WEBHOOK_CONCURRENCY = int(env("WEBHOOK_CONCURRENCY", "64"))
 WEBHOOK_ENDPOINT_CONCURRENCY = int(env("WEBHOOK_ENDPOINT_CONCURRENCY", "10"))
 # Each endpoint multiplies every one of its owner's events: a customer may subscribe this many.
 MAX_WEBHOOK_ENDPOINTS_PER_USER = int(env("MAX_WEBHOOK_ENDPOINTS_PER_USER", "20"))
+# The part of WEBHOOK_CONCURRENCY one owner's endpoints may hold together, however many they are
+# and however slowly they answer: the rest stays free for other customers.
+WEBHOOK_OWNER_SHARE = float(env("WEBHOOK_OWNER_SHARE", "0.25"))
+if not 0 < WEBHOOK_OWNER_SHARE <= 1:
+    raise ImproperlyConfigured("WEBHOOK_OWNER_SHARE is a fraction of WEBHOOK_CONCURRENCY, above 0 and at most 1.")
 
 # --- Metrics ----------------------------------------------------------------------------
 # GET /metrics answers a bearer METRICS_TOKEN if one is set, else only these client networks.

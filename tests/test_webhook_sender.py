@@ -27,16 +27,26 @@ class SlowReceiver:
         return Response(status=204)
 
 
-def requests_to(url: str, count: int, endpoint_id: uuid.UUID | None = None) -> list[Request]:
+def requests_to(
+    url: str, count: int, endpoint_id: uuid.UUID | None = None, owner_id: int | None = None
+) -> list[Request]:
     endpoint_id = endpoint_id or uuid.uuid4()
+    owner_id = owner_id or endpoint_id.int  # each endpoint an owner of its own unless told
     return [
-        Request(endpoint_id=endpoint_id, url=url, body=b"{}", headers={}, delivery=SimpleNamespace(number=number))
+        Request(
+            endpoint_id=endpoint_id,
+            owner_id=owner_id,
+            url=url,
+            body=b"{}",
+            headers={},
+            delivery=SimpleNamespace(number=number),
+        )
         for number in range(count)
     ]
 
 
 def new_sender(results: list, **options) -> Sender:
-    settings = {"concurrency": 16, "per_endpoint": 2, "stuck_after": 0.5, "max_wait": 30} | options
+    settings = {"concurrency": 16, "per_endpoint": 2, "per_owner": 8, "stuck_after": 0.5, "max_wait": 30} | options
     return Sender(record=results.extend, **settings)
 
 

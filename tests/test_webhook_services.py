@@ -117,7 +117,11 @@ def test_an_attempt_whose_delivery_was_deleted_meanwhile_does_not_cost_the_other
     claimed = sending.claim(created)
     ok = transport.Response(status=204, body="", error="", duration_ms=3, retry_after=None)
     results = [
-        Result(Request(delivery.endpoint_id, delivery.endpoint.url, b"{}", {}, delivery), ok, timezone.now())
+        Result(
+            Request(delivery.endpoint_id, delivery.endpoint.owner_id, delivery.endpoint.url, b"{}", {}, delivery),
+            ok,
+            timezone.now(),
+        )
         for delivery in claimed
     ]
     removed.delete()  # its delivery goes with it, while "in flight"

@@ -3,9 +3,11 @@
 import socket
 
 import pytest
+from django.test import Client
 
 from webhooks import transport
-from webhooks.targets import UnsafeTarget, check_url
+from webhooks.models import Endpoint
+from webhooks.targets import UnsafeTarget, check_url, is_public_address
 
 FORBIDDEN_URLS = [
     "http://93.184.215.14/hook",  # not https
@@ -34,6 +36,54 @@ FORBIDDEN_URLS = [
     "https://[ff02::1]/hook",  # multicast
     "https://user:pw@127.0.0.1:8443/hook",
     "https:///hook",  # no host
+    # Spellings two parsers read differently: what is checked must be what is connected to.
+    "https://127.0.0.1:8443\\@93.184.215.14/hook",  # urlsplit: 93.184.215.14; urllib3: 127.0.0.1
+    "https://93.184.215.14\\@127.0.0.1/hook",
+    "https://93.184.215.14@127.0.0.1/hook",  # userinfo
+    "https://user@93.184.215.14/hook",
+    "https://93.184.215.14#@127.0.0.1/hook",  # a fragment
+    "https://93.184.215.14%2f@127.0.0.1/hook",
+    "https://127.0.0.1%2f.example.com/hook",  # % in the host
+    "https://127.0.0.1%00.example.com/hook",
+    "https://[::1%25eth0]/hook",  # an IPv6 zone
+    "https://93.184.215.14 @127.0.0.1/hook",  # whitespace
+    "https://93.184.215.14\t/hook",
+    "https://93.184.215.14\n.example.com/hook",
+    "https://ex\u0430mple.com/hook",  # non-ASCII (a Cyrillic a)
+    "https://①②⑦.0.0.1/hook",  # compatibility digits some parsers fold to 127.0.0.1
+    "https://0x7f.1/hook",
+    "https://127.0.0.1.nip.io.0x1/hook",  # a numeric last label
+    "https://93.184.215.14:0/hook",
+    "https://93.184.215.14:99999/hook",
+    # Special-purpose blocks an old interpreter's is_global lets through, or that it never knew.
+    "https://192.0.0.8/hook",  # IPv4 dummy address
+    "https://192.0.0.9/hook",  # PCP anycast
+    "https://192.0.0.170/hook",  # NAT64/DNS64 discovery
+    "https://192.0.2.1/hook",  # documentation
+    "https://198.51.100.7/hook",
+    "https://203.0.113.9/hook",
+    "https://198.18.0.1/hook",  # benchmarking
+    "https://198.19.255.254/hook",
+    "https://100.64.0.1/hook",  # shared address space
+    "https://192.88.99.1/hook",  # 6to4 relay anycast
+    "https://192.31.196.1/hook",  # AS112
+    "https://192.175.48.1/hook",
+    "https://255.255.255.255/hook",
+    "https://[::]/hook",
+    "https://[::127.0.0.1]/hook",  # IPv4-compatible
+    "https://[::ffff:a9fe:a9fe]/hook",  # IPv4-mapped metadata
+    "https://[64:ff9b::7f00:1]/hook",  # NAT64 of loopback
+    "https://[64:ff9b:1::1]/hook",  # local-use NAT64
+    "https://[100::1]/hook",  # discard-only
+    "https://[2001::1]/hook",  # TEREDO
+    "https://[2001:2::1]/hook",  # benchmarking
+    "https://[2001:db8::1]/hook",  # documentation
+    "https://[3fff::1]/hook",
+    "https://[2002:c0a8:101::1]/hook",  # 6to4 of 192.168.1.1
+    "https://[2002:5db8:d70e::1]/hook",  # 6to4, even of a public address
+    "https://[5f00::1]/hook",  # SRv6
+    "https://[fc00::1]/hook",
+    "https://[4000::1]/hook",  # outside global unicast
 ]
 
 
@@ -47,6 +97,32 @@ def test_forbidden_targets_are_refused_by_the_api(public_only, customer, url):
     response = customer.client.post("/v1/webhooks", {"url": url, "events": ["*"]}, format="json")
     assert response.status_code == 400, url
     assert "url" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.215.14", True),
+        ("1.1.1.1", True),
+        ("2606:4700:4700::1111", True),
+        ("::ffff:1.1.1.1", True),  # IPv4-mapped: its IPv4 address decides
+        ("64:ff9b::101:101", True),  # NAT64 of 1.1.1.1
+        ("100.63.255.255", True),
+        ("100.128.0.0", True),
+        ("198.17.255.255", True),
+        ("198.20.0.0", True),
+        ("192.0.0.8", False),
+        ("198.18.0.0", False),
+        ("100.64.0.0", False),
+        ("0.1.2.3", False),
+        ("::ffff:10.0.0.1", False),
+        ("64:ff9b::a00:1", False),
+        ("fe80::1%1", False),
+        ("not an address", False),
+    ],
+)
+def test_special_purpose_addresses_come_from_the_iana_registries(address, public):
+    assert is_public_address(address) is public
 
 
 def test_a_public_https_address_is_accepted(public_only, customer):
@@ -79,5 +155,35 @@ def test_a_name_that_turns_private_after_saving_is_refused_when_sending(public_o
     response = transport.post(url=url, body=b"{}", headers={})
 
     assert response.status is None
-    assert "non-public address 127.0.0.1" in response.error
+    assert response.error == "could not connect"
     assert httpserver.log == []
+
+
+def test_the_admin_refuses_a_private_url_as_the_api_does(public_only, customer, staff):
+    endpoint = Endpoint.objects.create(
+        owner=customer.user, url="https://93.184.215.14/hook", event_types=["*"], secret="whsec_x"
+    )
+    staff.user.is_superuser = True
+    staff.user.save()
+    browser = Client()
+    browser.force_login(staff.user)
+    form = {
+        "owner": customer.user.id,
+        "description": "",
+        "event_types": '["*"]',
+        "is_active": "on",
+    }
+
+    refused = browser.post(
+        f"/admin/webhooks/endpoint/{endpoint.id}/change/", {**form, "url": "https://169.254.169.254/latest/"}
+    )
+    spelled = browser.post(
+        f"/admin/webhooks/endpoint/{endpoint.id}/change/", {**form, "url": "https://93.184.215.14\\@127.0.0.1/"}
+    )
+    accepted = browser.post(f"/admin/webhooks/endpoint/{endpoint.id}/change/", {**form, "url": "https://1.1.1.1/hook"})
+
+    assert refused.status_code == spelled.status_code == 200  # the form again, with its error
+    assert "does not resolve to a public address" in refused.content.decode()
+    assert accepted.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://1.1.1.1/hook"

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
@@ -6,10 +7,30 @@ from django.http import HttpRequest
 from core.admin import ReadOnlyTabularInline
 from webhooks import services, signing
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, FailedDelivery
+from webhooks.targets import UnsafeTarget, check_url
+
+
+class EndpointForm(forms.ModelForm):
+    """Staff editing an endpoint's URL meet the same check as its owner through the API."""
+
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+
+    class Meta:
+        model = Endpoint
+        fields = ["owner", "url", "description", "event_types", "all_customers", "is_active"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            check_url(url)
+        except UnsafeTarget as error:
+            raise forms.ValidationError(str(error)) from error
+        return url
 
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
+    form = EndpointForm
     list_display = ["url", "owner", "is_active", "disabled_reason", "all_customers", "failing_since", "created_at"]
     list_filter = ["is_active", "disabled_reason", "all_customers"]
     search_fields = ["url", "description", "owner__username", "=id"]

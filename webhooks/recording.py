@@ -4,17 +4,23 @@ The sender's results are written in bulk by its recorder thread. A delivery that
 `410 Gone` or spent its schedule is finished; one that failed gets its next attempt's time in the
 database, where the due sweep (`webhooks.queueing`) finds it. What the results say about their
 endpoints goes to `webhooks.health`.
+
+Whatever a receiver answered, its outcome is recorded on its own: what is stored is cleaned (no
+NUL, valid UTF-8, bounded), `Retry-After` is bounded by the schedule, and a batch the database
+refuses is written again result by result, so one odd response never costs another its record.
 """
 
+import dataclasses
 import logging
 import random
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,6 +32,9 @@ from webhooks.sender import Result
 logger = logging.getLogger(__name__)
 
 JITTER = 0.1
+RETRY_AFTER_STATUSES = (429, 503)
+BODY_LIMIT = 1024  # characters of the response body kept
+ERROR_LIMIT = Attempt._meta.get_field("error").max_length
 
 
 def record_attempts(results: Sequence[Result]) -> list[Attempt]:
@@ -59,37 +68,88 @@ def next_retry_delay(*, scheduled_attempts: int, retry_after: float | None = Non
     if scheduled_attempts > len(schedule):
         return None
     delay = schedule[scheduled_attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
-    return max(delay, retry_after or 0)
+    if retry_after is not None and retry_after > 0:  # NaN is not
+        delay = max(delay, min(retry_after, max(schedule)))  # never beyond the schedule's longest wait
+    return delay
 
 
 def _write(sent: Sequence[Result], now) -> list[Attempt]:
-    """Write the attempts and outcomes in one transaction. If a delivery was deleted meanwhile (its
-    endpoint removed while the request was in flight), write the others one by one."""
+    """Write the attempts and outcomes in one transaction. If the database refuses it (a delivery
+    deleted meanwhile, its endpoint removed while the request was in flight; anything a response
+    could still bring), write them one by one, so that each stands or falls alone."""
     try:
         with transaction.atomic():
-            attempts = Attempt.objects.bulk_create(
-                [
-                    Attempt(
-                        delivery=result.request.delivery,
-                        attempted_at=result.attempted_at,
-                        response_status=result.response.status,
-                        duration_ms=result.response.duration_ms,
-                        response_body=result.response.body,
-                        error=result.response.error,
-                    )
-                    for result in sent
-                ]
-            )
-            _save_outcomes([result.request.delivery for result in sent], now)
-            health.record_results({result.request.endpoint_id: result for result in sent}.values(), now)
-    except IntegrityError:
-        if len(sent) > 1:
-            return [attempt for result in sent for attempt in _write([result], now)]
-        logger.warning("attempt not recorded: delivery %s no longer exists", sent[0].request.delivery.id)
-        return []
+            attempts = _write_together(sent, now)
+    except DatabaseError:
+        return [attempt for result in sent for attempt in _write_alone(result, now)]
     for result in sent:
         _observe(result, now)
     return attempts
+
+
+def _write_alone(result: Result, now) -> list[Attempt]:
+    """One result in its own transaction; if even that fails, its outcome without the response."""
+    delivery = result.request.delivery
+    for attempt_result in (result, _without_response(result)):
+        try:
+            with transaction.atomic():
+                attempts = _write_together([attempt_result], now)
+        except IntegrityError:
+            logger.warning("attempt not recorded: delivery %s no longer exists", delivery.id)
+            return []
+        except (OperationalError, InterfaceError):
+            raise  # the database is away: the deliveries are sent again when their leases end
+        except DatabaseError:
+            logger.exception(
+                "attempt of delivery %s to endpoint %s (%s) could not be recorded as it was",
+                delivery.id,
+                delivery.endpoint_id,
+                host_of(delivery.endpoint.url),
+            )
+            continue
+        _observe(attempt_result, now)
+        return attempts
+    return []
+
+
+def _without_response(result: Result) -> Result:
+    response = dataclasses.replace(result.response, body="", error="response could not be recorded")
+    return dataclasses.replace(result, response=response)
+
+
+def _write_together(sent: Sequence[Result], now) -> list[Attempt]:
+    attempts = Attempt.objects.bulk_create([_attempt(result) for result in sent])
+    _save_outcomes([result.request.delivery for result in sent], now)
+    health.record_results({result.request.endpoint_id: result for result in sent}.values(), now)
+    return attempts
+
+
+def _attempt(result: Result) -> Attempt:
+    """The attempt as stored: the receiver's words cleaned and bounded, whatever they were."""
+    response = result.response
+    status = response.status if response.status is not None and 0 <= response.status <= 32767 else None
+    return Attempt(
+        delivery=result.request.delivery,
+        attempted_at=result.attempted_at,
+        response_status=status,
+        duration_ms=max(0, response.duration_ms),
+        response_body=clean_text(response.body, BODY_LIMIT),
+        error=clean_text(response.error, ERROR_LIMIT),
+    )
+
+
+def clean_text(text: str, limit: int) -> str:
+    """`text` as any database stores it: no NUL, valid UTF-8 (lone surrogates replaced), at most
+    `limit` characters."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:limit]
+
+
+def host_of(url: str) -> str:
+    """The URL's host alone, for logs: its path and query may hold the customer's secrets."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
 
 
 def _schedule_next(delivery: Delivery, response: transport.Response, now) -> None:
@@ -101,7 +161,8 @@ def _schedule_next(delivery: Delivery, response: transport.Response, now) -> Non
         delivery.status = DeliveryStatus.SUCCEEDED if response.succeeded else DeliveryStatus.FAILED
         delivery.next_attempt_at = None
         return
-    delay = next_retry_delay(scheduled_attempts=delivery.scheduled_attempts, retry_after=response.retry_after)
+    retry_after = response.retry_after if response.status in RETRY_AFTER_STATUSES else None
+    delay = next_retry_delay(scheduled_attempts=delivery.scheduled_attempts, retry_after=retry_after)
     if delay is None:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
     else:
@@ -136,10 +197,11 @@ def _observe(result: Result, now) -> None:
     with log_context.scope(delivery_id=delivery.id, event_id=delivery.event_id):
         log_context.bind_subject(delivery.event.subject)
         logger.info(
-            "%s to %s: %s in %d ms, delivery %s",
+            "%s to endpoint %s (%s): %s in %d ms, delivery %s",
             delivery.event.type,
-            delivery.endpoint.url,
-            response.status or response.error,
+            delivery.endpoint_id,
+            host_of(delivery.endpoint.url),
+            ", ".join(str(part) for part in (response.status, response.error) if part),
             response.duration_ms,
             delivery.status,
         )

@@ -2,9 +2,12 @@
 
 A task hands its batch of deliveries to the sender and returns: requests run on a pool of
 threads and their results are recorded in bulk by one thread. Each endpoint has at most
-`per_endpoint` requests in flight; more wait in the endpoint's line. An endpoint whose requests
-hang gets no line: its further deliveries are handed back to wait for a later attempt. So a
-receiver that hangs holds a few threads, never a worker, and never delays other receivers.
+`per_endpoint` requests in flight, and each owner (the customer whose endpoints they are) at most
+`per_owner` across all their endpoints, so one customer's receivers, however many and however
+slow, hold only that share of the threads and other customers always get through. More wait in
+line, the owner's endpoints served in turn. An endpoint whose requests hang, or an owner whose
+whole share hangs, gets no line: further deliveries are handed back to wait for a later attempt.
+So a receiver that hangs holds a few threads, never a worker, and never delays other receivers.
 
 Handing over is safe because the database, not the broker, keeps each delivery: one whose result
 is never recorded (its process died) is sent again when its lease runs out.
@@ -15,7 +18,7 @@ import queue
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +38,7 @@ RECORD_BATCH = 500
 @dataclass(frozen=True)
 class Request:
     endpoint_id: uuid.UUID
+    owner_id: int  # the endpoint's owner, whose requests share `per_owner` threads
     url: str
     body: bytes
     headers: dict[str, str]
@@ -56,39 +60,60 @@ class Sender:
         record: Callable[[list[Result]], None],
         concurrency: int,
         per_endpoint: int,
+        per_owner: int,
         stuck_after: float,
         max_wait: float,
     ):
         self._record = record
         self._per_endpoint = per_endpoint
+        self._per_owner = per_owner
         self._stuck_after = stuck_after  # an endpoint whose oldest request is older is stuck
         self._max_wait = max_wait  # in a line; longer, and the request is handed back
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook-send")
         self._lock = threading.Lock()
         # endpoint → request → when it went out (None: still waiting for a free thread)
-        self._in_flight: dict[uuid.UUID, dict[int, float | None]] = defaultdict(dict)
-        self._lines: dict[uuid.UUID, deque[Request]] = defaultdict(deque)
+        self._in_flight: dict[uuid.UUID, dict[int, float | None]] = {}
+        self._owners: dict[int, _Owner] = {}
         self._results: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
         self._recorder = threading.Thread(target=self._record_until_closed, name="webhook-record", daemon=True)
         self._recorder.start()
 
     def submit(self, requests: Iterable[Request]) -> list[Request]:
-        """Start or line up each request; return those refused because their endpoint is stuck."""
+        """Start or line up each request; return those refused because their endpoint, or their
+        owner's whole share, is stuck."""
         refused, starting = [], []
         now = time.monotonic()
         with self._lock:
             for request in requests:
-                in_flight = self._in_flight[request.endpoint_id]
-                if len(in_flight) < self._per_endpoint:
-                    in_flight[id(request)] = None
+                owner = self._owners.setdefault(request.owner_id, _Owner())
+                in_flight = self._in_flight.get(request.endpoint_id, {})
+                if len(in_flight) < self._per_endpoint and owner.in_flight < self._per_owner:
+                    self._start(request, owner, at=None)
                     starting.append(request)
-                elif self._is_stuck(in_flight, now):
+                elif (len(in_flight) >= self._per_endpoint and self._is_stuck(in_flight, now)) or self._owner_is_stuck(
+                    owner, now
+                ):
                     refused.append(request)
                 else:
-                    self._lines[request.endpoint_id].append(request)
+                    owner.lines.setdefault(request.endpoint_id, deque()).append(request)
+            for owner_id in {request.owner_id for request in refused}:
+                self._forget_if_idle(owner_id)
         for request in starting:
             self._pool.submit(self._send_in_turn, request)
         return refused
+
+    def _start(self, request: Request, owner: "_Owner", *, at: float | None) -> None:
+        self._in_flight.setdefault(request.endpoint_id, {})[id(request)] = at
+        owner.in_flight += 1
+        if at is None:
+            owner.waiting += 1
+        else:
+            owner.last_start = at
+
+    def _owner_is_stuck(self, owner: "_Owner", now: float) -> bool:
+        """Its whole share is out to its receivers, and none came back for a while. A share
+        waiting for our threads does not count."""
+        return owner.in_flight >= self._per_owner and not owner.waiting and now - owner.last_start > self._stuck_after
 
     def _is_stuck(self, in_flight: dict[int, float | None], now: float) -> bool:
         """Its oldest request has waited on the receiver too long. A request still waiting for one
@@ -97,35 +122,55 @@ class Sender:
         return bool(started) and now - min(started) > self._stuck_after
 
     def _send_in_turn(self, request: Request | None) -> None:
-        """Send the request, then the ones lined up behind it for the same endpoint."""
+        """Send the request, then the owner's next one waiting in line."""
         while request is not None:
             with self._lock:
-                self._in_flight[request.endpoint_id][id(request)] = time.monotonic()
+                now = time.monotonic()
+                owner = self._owners[request.owner_id]
+                if self._in_flight[request.endpoint_id][id(request)] is None:
+                    owner.waiting -= 1
+                self._in_flight[request.endpoint_id][id(request)] = owner.last_start = now
             attempted_at = timezone.now()
             try:
                 response = transport.post(url=request.url, body=request.body, headers=request.headers)
-            except Exception as error:  # a bug here must not cost the endpoint its slot for good
-                logger.exception("webhook request failed unexpectedly")
-                response = transport.Response(None, "", f"internal error: {error}"[:500], 0, None)
+            except Exception:  # a bug here must not cost the endpoint its slot for good
+                logger.exception("webhook request to endpoint %s failed unexpectedly", request.endpoint_id)
+                response = transport.Response(None, "", "internal error", 0, None)
             self._results.put(Result(request, response, attempted_at))
             request = self._next_after(request)
 
     def _next_after(self, done: Request) -> Request | None:
+        """Free the slots `done` held and take the next request its owner has waiting: its
+        endpoints are served in turn, each within its own cap. The owner's lines wait for nothing
+        else, so every request in them is taken by one of the owner's own threads, or handed back."""
         now = time.monotonic()
         with self._lock:
-            in_flight = self._in_flight[done.endpoint_id]
-            del in_flight[id(done)]
-            line = self._lines.get(done.endpoint_id)
-            while line:
-                request = line.popleft()
-                if now - request.lined_up_at <= self._max_wait:
-                    in_flight[id(request)] = now
-                    return request
-                self._results.put(Result(request, None))
-            self._lines.pop(done.endpoint_id, None)
-            if not in_flight:
+            owner = self._owners[done.owner_id]
+            owner.in_flight -= 1
+            del self._in_flight[done.endpoint_id][id(done)]
+            if not self._in_flight[done.endpoint_id]:
                 del self._in_flight[done.endpoint_id]
+            for endpoint_id in list(owner.lines):
+                line = owner.lines.pop(endpoint_id)
+                while line and now - line[0].lined_up_at > self._max_wait:
+                    self._results.put(Result(line.popleft(), None))
+                if not line:
+                    continue
+                if len(self._in_flight.get(endpoint_id, ())) >= self._per_endpoint:
+                    owner.lines[endpoint_id] = line  # still full: back of the turn
+                    continue
+                request = line.popleft()
+                if line:
+                    owner.lines[endpoint_id] = line  # served: back of the turn
+                self._start(request, owner, at=now)
+                return request
+            self._forget_if_idle(done.owner_id)
             return None
+
+    def _forget_if_idle(self, owner_id: int) -> None:
+        owner = self._owners.get(owner_id)
+        if owner is not None and not owner.in_flight and not owner.lines:
+            del self._owners[owner_id]
 
     def _record_until_closed(self) -> None:
         while (first := self._results.get()) is not None:
@@ -150,10 +195,21 @@ class Sender:
     def close(self) -> None:
         """Hand back what waits in lines, let the requests in flight finish and record all."""
         with self._lock:
-            waiting = [request for line in self._lines.values() for request in line]
-            self._lines.clear()
+            waiting = [request for owner in self._owners.values() for line in owner.lines.values() for request in line]
+            for owner in self._owners.values():
+                owner.lines.clear()
         for request in waiting:
             self._results.put(Result(request, None))
         self._pool.shutdown(wait=True)
         self._results.put(None)
         self._recorder.join()
+
+
+@dataclass
+class _Owner:
+    """One owner's requests in this sender: how many hold a slot, and the lines of its endpoints."""
+
+    in_flight: int = 0  # requests holding a slot: out to a receiver, or waiting for a thread
+    waiting: int = 0  # of those, the ones waiting for a thread
+    last_start: float = 0.0  # when one of its requests last went out
+    lines: dict[uuid.UUID, deque[Request]] = field(default_factory=dict)  # in turn order

@@ -88,7 +88,12 @@ def _signed_request(delivery: Delivery, body: bytes) -> Request:
         "content-type": "application/json",
     }
     return Request(
-        endpoint_id=delivery.endpoint_id, url=delivery.endpoint.url, body=body, headers=headers, delivery=delivery
+        endpoint_id=delivery.endpoint_id,
+        owner_id=delivery.endpoint.owner_id,
+        url=delivery.endpoint.url,
+        body=body,
+        headers=headers,
+        delivery=delivery,
     )
 
 
@@ -104,6 +109,7 @@ def _sender() -> Sender:
                 record=recording.record_attempts,
                 concurrency=settings.WEBHOOK_CONCURRENCY,
                 per_endpoint=settings.WEBHOOK_ENDPOINT_CONCURRENCY,
+                per_owner=max(1, int(settings.WEBHOOK_CONCURRENCY * settings.WEBHOOK_OWNER_SHARE)),
                 stuck_after=STUCK_AFTER,
                 max_wait=settings.WEBHOOK_TIMEOUT,
             )
