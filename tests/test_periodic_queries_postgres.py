@@ -24,27 +24,33 @@ pytestmark = pytest.mark.postgres
 ROWS = 100_000
 WATCHED = ("orders_order", "events_event", "webhooks_delivery", "webhooks_attempt")
 
-# One statement per table: rows over 30 days; a small share still in flight, as in a live store.
+# One statement per table: rows over 30 days; a small share still in flight, as in a live store,
+# but none of it due yet (relay, retries, stalled orders), so that the session's worker and beat,
+# which share this database, leave the rows alone while the plans are asked for.
 LOAD = [
     """INSERT INTO orders_order (id, user_id, status, total, currency, payment_method, payment_token,
            payment_status, charge_id, stock_committed_at, completed_at, steps_left, created_at, updated_at)
        SELECT gen_random_uuid(), %(user)s,
               CASE WHEN n %% 1000 = 0 THEN 'placed' WHEN n %% 50 = 0 THEN 'cancelled' ELSE 'approved' END,
               10, 'USD', 'card', '', CASE WHEN n %% 1000 = 0 THEN 'pending' ELSE 'succeeded' END, '',
-              now(), now(), n %% 1000 = 0, now() - n * interval '26 seconds', now() - n * interval '26 seconds'
+              now(), now(), n %% 1000 = 0,
+              CASE WHEN n %% 1000 = 0 THEN now() ELSE now() - n * interval '26 seconds' END,
+              CASE WHEN n %% 1000 = 0 THEN now() ELSE now() - n * interval '26 seconds' END
        FROM generate_series(1, %(rows)s) AS n""",
     """INSERT INTO events_event (id, type, owner_id, subject, data, created_at, dispatched_at, relay_at, relay_attempts)
        SELECT gen_random_uuid(), 'order.created', %(user)s, 'order/' || gen_random_uuid(), '{}',
               now() - n * interval '26 seconds', CASE WHEN n %% 1000 = 0 THEN NULL ELSE now() END,
-              now() - n * interval '26 seconds', 0
+              now() + interval '1 hour', 0
        FROM generate_series(1, %(rows)s) AS n""",
     """INSERT INTO webhooks_delivery (id, endpoint_id, event_id, status, attempt_count, scheduled_attempts,
            next_attempt_at, created_at, updated_at)
        SELECT gen_random_uuid(), %(endpoint)s, e.id,
               CASE WHEN row_number() OVER () %% 1000 = 0 THEN 'pending'
                    WHEN row_number() OVER () %% 30 = 0 THEN 'failed' ELSE 'succeeded' END,
-              1, 1, CASE WHEN row_number() OVER () %% 1000 = 0 THEN e.created_at END, e.created_at, e.created_at
-       FROM events_event e""",
+              1, 1, CASE WHEN row_number() OVER () %% 1000 = 0 THEN now() + interval '1 hour' END,
+              e.created_at, e.created_at
+       FROM events_event e
+       ON CONFLICT DO NOTHING""",
     """INSERT INTO webhooks_attempt (delivery_id, attempted_at, response_status, duration_ms, response_body, error)
        SELECT d.id, d.created_at, 200, 5, '', '' FROM webhooks_delivery d""",
 ]
@@ -57,13 +63,15 @@ def large_store(transactional_db, customer):
     from webhooks.services import create_endpoint
 
     endpoint = create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
-    with connection.cursor() as cursor:
-        for statement in LOAD:
-            cursor.execute(statement, {"user": customer.user.id, "endpoint": endpoint.id, "rows": ROWS})
-        cursor.execute("ANALYZE")
-    yield
-    with connection.cursor() as cursor:  # the flush after the test is far quicker on empty tables
-        cursor.execute("TRUNCATE webhooks_attempt, webhooks_delivery, events_event, orders_order CASCADE")
+    try:
+        with connection.cursor() as cursor:
+            for statement in LOAD:
+                cursor.execute(statement, {"user": customer.user.id, "endpoint": endpoint.id, "rows": ROWS})
+            cursor.execute("ANALYZE")
+        yield
+    finally:  # the rows must not outlive the test (the flush after it is far quicker on empty tables)
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE webhooks_attempt, webhooks_delivery, events_event, orders_order CASCADE")
 
 
 def sequential_scans(sql: str) -> list[str]:
