@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -44,6 +46,23 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
+
+    MESSAGE_FIELDS = ("id", "type", "owner_id", "subject", "data", "created_at")
+
+    def as_message(self) -> dict:
+        """The event as a task message carries it, so that the worker need not read it back."""
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "owner_id": self.owner_id,
+            "subject": self.subject,
+            "data": self.data,
+            "created_at": self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_message(cls, message: dict) -> "Event":
+        return cls(**{**message, "created_at": datetime.fromisoformat(message["created_at"])})
 
     def envelope(self) -> dict:
         """The event as API clients and webhook receivers see it."""

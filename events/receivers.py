@@ -11,4 +11,4 @@ from events.signals import events_recorded
 @receiver(events_recorded, dispatch_uid="events.hand_off")
 def queue_dispatch(sender, events: list[Event], **kwargs) -> None:
     for event in events:
-        tasks.queue_dispatch(event.id)
+        tasks.queue_dispatch(event.id, event=event)

@@ -85,9 +85,12 @@ def _record(events: list[Event]) -> None:
     transaction.on_commit(lambda: _count_dispatched(events))
 
 
-def dispatch_by_id(*, event_id: uuid.UUID) -> None:
-    event = Event.objects.filter(id=event_id).select_related("owner").first()
-    if event is not None:  # else its transaction rolled back after all
+def dispatch_by_id(*, event_id: uuid.UUID, as_recorded: dict | None = None) -> None:
+    """Dispatch an event queued from a request: as its message carries it, or read back (the
+    relay sends only ids)."""
+    if as_recorded is not None:
+        dispatch(Event.from_message(as_recorded))
+    elif (event := Event.objects.filter(id=event_id).first()) is not None:  # else its transaction rolled back
         dispatch(event)
 
 

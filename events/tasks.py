@@ -6,20 +6,21 @@ import uuid
 from celery import shared_task
 
 from events import services
+from events.models import Event
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="events.dispatch_event")
-def dispatch_event(event_id: str) -> None:
-    services.dispatch_by_id(event_id=event_id)
+def dispatch_event(event_id: str, event: dict | None = None) -> None:
+    services.dispatch_by_id(event_id=event_id, as_recorded=event)
 
 
 @shared_task(name="events.relay_undispatched_events")
 def relay_undispatched_events() -> int:
     event_ids = services.claim_events_to_relay()
     for event_id in event_ids:
-        queue_dispatch(event_id)
+        queue_dispatch(event_id)  # by id: the worker reads it back
     if event_ids:
         logger.info("outbox relay: %d events handed on again", len(event_ids))
     return len(event_ids)
@@ -30,8 +31,8 @@ def prune_events() -> int:
     return services.prune_events()
 
 
-def queue_dispatch(event_id: uuid.UUID) -> None:
+def queue_dispatch(event_id: uuid.UUID, *, event: Event | None = None) -> None:
     try:
-        dispatch_event.delay(str(event_id))
+        dispatch_event.delay(str(event_id), event.as_message() if event else None)
     except Exception:  # noqa: BLE001 - broker errors vary by transport
         logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, ProtectedError
 
 from core.errors import DomainError
@@ -97,10 +97,13 @@ def reserve(*, quantities: Mapping[uuid.UUID, int]) -> None:
 
 
 def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:
-    """The reserved units are sold: they leave the reservation for good (inside a transaction)."""
+    """The reserved units are sold: they leave the reservation for good (inside a transaction).
+    Each pet is updated and read back in one statement (UPDATE … RETURNING)."""
     for pet_id in sorted(quantities):
-        Pet.objects.filter(id=pet_id).update(reserved=F("reserved") - quantities[pet_id])
-    for pet in Pet.objects.filter(id__in=quantities):
+        (pet,) = Pet.objects.raw(
+            f"UPDATE {Pet._meta.db_table} SET reserved = reserved - %s WHERE id = %s RETURNING *",
+            [quantities[pet_id], Pet._meta.pk.get_db_prep_value(pet_id, connection)],
+        )
         publish_stock_change(pet)
         if pet.stock <= pet.low_stock_threshold:
             publish(type=InventoryEvent.LOW_STOCK, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})

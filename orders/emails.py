@@ -14,7 +14,7 @@ SUBJECTS = {
 
 
 def build_order_email(*, order: Order, kind: EmailKind) -> EmailMultiAlternatives:
-    context = {"order": order, "items": order.items.select_related("pet")}
+    context = {"order": order, "items": order.items.all()}  # prefetched with their pets where it matters
     message = EmailMultiAlternatives(
         subject=SUBJECTS[kind],
         body=render_to_string(f"orders/email/{kind}.txt", context),

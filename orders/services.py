@@ -16,7 +16,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from core import log_context
@@ -274,15 +275,9 @@ def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
     """
     now = timezone.now()
     with transaction.atomic():
-        order = _locked(order_id, with_related=("items", "emails"))
-        claim = next((email for email in order.emails.all() if email.kind == kind), None)
-        if claim and (claim.sent_at or claim.claimed_at > now - settings.ORDER_RESUME_AFTER):
+        order = _locked(order_id, with_related=(Prefetch("items", OrderItem.objects.select_related("pet")),))
+        if not (claim := _claim_email(order, kind, now)):
             return
-        if claim:
-            claim.claimed_at = now
-            claim.save(update_fields=["claimed_at"])
-        else:  # no race: the order's row lock holds every other claim of its mail back
-            claim = OrderEmail.objects.create(order=order, kind=kind, claimed_at=now)
     if order.user.email:
         try:
             build_order_email(order=order, kind=kind).send()
@@ -296,6 +291,30 @@ def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
         OrderEmail.objects.filter(id=claim.id).update(sent_at=timezone.now())
         logger.info("%s e-mail sent", kind)
         _complete_if_done(order)
+
+
+def _claim_email(order: Order, kind: EmailKind, now) -> OrderEmail | None:
+    """Claim the order's mail of this kind for the caller (order locked), unless it was sent or
+    another worker's claim is still fresh. The first claim is one INSERT that tells if it won."""
+    table = OrderEmail._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (order_id, kind, claimed_at) VALUES (%s, %s, %s)"
+            " ON CONFLICT (order_id, kind) DO NOTHING RETURNING id",
+            [
+                Order._meta.pk.get_db_prep_value(order.id, connection),
+                str(kind),
+                OrderEmail._meta.get_field("claimed_at").get_db_prep_value(now, connection),
+            ],
+        )
+        if row := cursor.fetchone():
+            return OrderEmail(id=row[0], order=order, kind=kind, claimed_at=now)
+    claim = OrderEmail.objects.get(order=order, kind=kind)
+    if claim.sent_at or claim.claimed_at > now - settings.ORDER_RESUME_AFTER:
+        return None
+    claim.claimed_at = now  # a claim left unsent by a worker that died: taken again
+    claim.save(update_fields=["claimed_at"])
+    return claim
 
 
 def _complete_if_done(order: Order) -> None:

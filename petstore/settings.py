@@ -319,10 +319,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
     # A Redis that accepts and never answers fails a publish or a poll after this, not never.
     "socket_timeout": 10,
-    # A worker takes from its queues in the order of CELERY_TASK_QUEUES, not in turn: events (the
-    # head of every pipeline, and each event's first webhook attempts) before order work, and
-    # webhook retries, late by design, last. Under overload the later queues wait.
-    "queue_order_strategy": "priority",
+    # A worker takes from its queues in turn (kombu's round robin): under overload every queue
+    # keeps moving, so payments never wait behind notifications without end, nor the reverse.
+    "queue_order_strategy": "round_robin",
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing after commit must not hang a request while the broker is down: the outbox relay
