@@ -9,6 +9,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.management import CommandError
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
@@ -141,25 +142,45 @@ def worker_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict:
     }
 
 
+class SessionWorkers:
+    """One Celery worker (every queue) and one beat on real Redis, shared by the session's tests:
+    started when a test first needs them, and stopped while a test runs a stack of its own on
+    the same database (the reliability suite), whose orders they must not take part in."""
+
+    def __init__(self, env: dict, logs: Path):
+        self.env, self.logs = env, logs
+        self.processes: Processes | None = None
+        self.workers: Workers | None = None
+
+    def start(self) -> Workers:
+        if self.processes is None:
+            redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+            self.processes = Processes(env=self.env, logs=self.logs)
+            (worker,) = self.processes.start_workers(loglevel="INFO", concurrency=8)
+            self.processes.start_beat(loglevel="INFO")
+            self.workers = Workers(mail_dir=Path(self.env["EMAIL_FILE_PATH"]), log=self.processes.log(worker))
+        return self.workers
+
+    def stop(self) -> None:
+        if self.processes is not None:
+            self.processes.stop_all()
+            self.processes = None
+
+
 @pytest.fixture(scope="session")
 def worker_processes(worker_env, tmp_path_factory):
-    """One Celery worker (every queue) and one beat, for the whole session, on real Redis."""
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    processes = Processes(env=worker_env, logs=tmp_path_factory.mktemp("logs"))
-    try:
-        (worker,) = processes.start_workers(loglevel="INFO", concurrency=8)
-        processes.start_beat(loglevel="INFO")
-        yield Workers(mail_dir=Path(worker_env["EMAIL_FILE_PATH"]), log=processes.log(worker))
-    finally:
-        processes.stop_all()
+    session_workers = SessionWorkers(worker_env, tmp_path_factory.mktemp("logs"))
+    yield session_workers
+    session_workers.stop()
 
 
 @pytest.fixture
 def workers(worker_processes, transactional_db) -> Workers:
     """Real workers for a test whose data they must see: it is committed, not rolled back."""
-    for path in worker_processes.mail_dir.glob("*"):
+    started = worker_processes.start()
+    for path in started.mail_dir.glob("*"):
         path.unlink()
-    return worker_processes
+    return started
 
 
 def _database_use(request) -> str | None:
@@ -187,6 +208,28 @@ def _workers_idle_before_the_flush(request):
     if broker.exists("_kombu.binding.orders"):  # a worker has consumed here this session
         broker.delete(*(queue.name for queue in settings.CELERY_TASK_QUEUES))
         _until_no_other_transaction_is_open()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_tries_again_after_a_deadlock():
+    """A beat tick of the session's worker can still start between the wait above and the
+    TRUNCATE, and PostgreSQL then ends one of the two as a deadlock: the flush is tried again."""
+    from django.core.management.commands import flush
+
+    handle = flush.Command.handle
+
+    def handle_retrying(self, *args, **options):
+        for attempt in range(3):
+            try:
+                return handle(self, *args, **options)
+            except CommandError as error:
+                if attempt == 2 or "deadlock" not in str(error.__cause__):
+                    raise
+                time.sleep(0.5)
+
+    flush.Command.handle = handle_retrying
+    yield
+    flush.Command.handle = handle
 
 
 def _until_no_other_transaction_is_open(timeout: float = 10) -> None:

@@ -34,6 +34,13 @@ class Figures:
 _figures = Figures()
 
 
+@pytest.fixture(autouse=True)
+def _no_session_workers(worker_processes):
+    """The stack under test is the only one at work on the database: the session's worker and
+    beat would take part in its orders (with a Redis and a payment ledger of their own)."""
+    worker_processes.stop()
+
+
 @pytest.fixture(scope="session")
 def figures() -> Figures:
     return _figures
