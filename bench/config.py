@@ -20,6 +20,8 @@ ENV = {
     "CACHE_URL": f"{REDIS}/11",
     "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "1",
     "API_RATE_LIMIT": "1000000/min",
+    # The scenarios subscribe more endpoints than a customer may (MAX_WEBHOOK_ENDPOINTS_PER_USER).
+    "MAX_WEBHOOK_ENDPOINTS_PER_USER": "100000",
     "LOG_LEVEL": "WARNING",
     # Mail is written out as SMTP would send it; the console backend's printing would be measured.
     "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
