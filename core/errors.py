@@ -13,13 +13,20 @@ class DomainError(Exception):
         self.detail = detail
 
 
-class TooManyRequests(DomainError):
-    """Refused for now: the client may try again after `retry_after` seconds (sent as Retry-After)."""
+class TryAgainLater(DomainError):
+    """Refused for now, nothing changed: the client may try again after `retry_after` seconds
+    (sent as Retry-After)."""
 
-    status = 429
-    code = "too-many-requests"
-    title = "Too many requests"
+    status = 503
+    code = "try-again-later"
+    title = "Try again later"
 
     def __init__(self, detail: str, *, retry_after: int):
         super().__init__(detail)
         self.retry_after = max(int(retry_after), 1)
+
+
+class TooManyRequests(TryAgainLater):
+    status = 429
+    code = "too-many-requests"
+    title = "Too many requests"

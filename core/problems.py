@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from core.errors import DomainError, TooManyRequests
+from core.errors import DomainError, TryAgainLater
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Relative type URIs (RFC 9457 §3.1.1): stable names a client can switch on.
@@ -56,7 +56,7 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
 def problem_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         body = problem(status=exc.status, detail=exc.detail, code=exc.code, title=exc.title)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TryAgainLater) else None
         return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return Response(

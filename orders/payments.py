@@ -1,6 +1,8 @@
 """Payment gateways. The one in use is named by the PAYMENT_GATEWAY setting (a dotted path)."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Protocol
 
@@ -47,12 +49,8 @@ class TestGateway:
         self.ledger = caches["default"]
 
     def charge(self, *, amount: Decimal, currency: str, token: str, idempotency_key: str) -> str:
-        try:
+        with _unanswered_is_temporary():
             return self._charge(amount=amount, currency=currency, token=token, idempotency_key=idempotency_key)
-        except (PaymentDeclined, PaymentTemporarilyFailed):
-            raise
-        except Exception as error:  # the ledger (Redis) timed out or is away: like a gateway that did
-            raise PaymentTemporarilyFailed(f"The gateway did not answer: {error}") from error
 
     def _charge(self, *, amount: Decimal, currency: str, token: str, idempotency_key: str) -> str:
         charge_key = self.charge_key(idempotency_key)
@@ -82,12 +80,25 @@ class TestGateway:
         return self.ledger.incr(key)
 
     def find_charge(self, *, idempotency_key: str) -> str | None:
-        return self.ledger.get(self.charge_key(idempotency_key))
+        with _unanswered_is_temporary():
+            return self.ledger.get(self.charge_key(idempotency_key))
 
     def refund(self, *, charge_id: str, idempotency_key: str) -> str:
         refund_key = f"test-gateway:refund:{idempotency_key}"
-        self.ledger.add(refund_key, f"re_test_{uuid.uuid4().hex[:24]}", self.LEDGER_TTL)
-        return self.ledger.get(refund_key)
+        with _unanswered_is_temporary():
+            self.ledger.add(refund_key, f"re_test_{uuid.uuid4().hex[:24]}", self.LEDGER_TTL)
+            return self.ledger.get(refund_key)
+
+
+@contextmanager
+def _unanswered_is_temporary() -> Iterator[None]:
+    """The ledger (Redis) timed out or is away: the test gateway answers as a gateway that did."""
+    try:
+        yield
+    except (PaymentDeclined, PaymentTemporarilyFailed):
+        raise
+    except Exception as error:
+        raise PaymentTemporarilyFailed(f"The gateway did not answer: {error}") from error
 
 
 def get_gateway() -> PaymentGateway:

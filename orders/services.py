@@ -21,7 +21,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from core import log_context
-from core.errors import DomainError
+from core.errors import DomainError, TryAgainLater
 from core.pruning import delete_in_batches
 from events.models import Event
 from events.services import publish, publishing_together
@@ -38,7 +38,7 @@ from orders.models import (
     OrderStatus,
     PaymentStatus,
 )
-from orders.payments import PaymentDeclined, get_gateway
+from orders.payments import PaymentDeclined, PaymentTemporarilyFailed, get_gateway
 from orders.pipeline import PAID, Step, missing_steps
 from orders.serializers import OrderSerializer, PaymentSerializer
 
@@ -68,6 +68,11 @@ class MixedCurrencies(DomainError):
     status = 422
     code = "mixed-currencies"
     title = "An order takes one currency"
+
+
+class PaymentGatewayUnavailable(TryAgainLater):
+    code = "payment-gateway-unavailable"
+    title = "The payment gateway did not answer"
 
 
 class TotalOutOfRange(DomainError):
@@ -337,13 +342,20 @@ def _complete_if_done(order: Order) -> None:
 def cancel_order(*, order_id: uuid.UUID, reason: CancelReason = CancelReason.REQUESTED_BY_CUSTOMER) -> Order:
     """Cancel a placed or approved order: its stock goes back on sale and a payment is refunded.
 
-    Cancelling a cancelled order changes nothing; a shipped one raises `InvalidTransition`.
+    Cancelling a cancelled order changes nothing; a shipped one raises `InvalidTransition`. If the
+    gateway does not answer (it is asked about a pending payment, and refunds a paid one), nothing
+    changes and `PaymentGatewayUnavailable` tells the caller to try again.
     """
-    with transaction.atomic():
-        order = _locked(order_id)
-        if order.status != OrderStatus.CANCELLED:
-            _cancel(order, reason=reason)
-        return order
+    try:
+        with transaction.atomic():
+            order = _locked(order_id)
+            if order.status != OrderStatus.CANCELLED:
+                _cancel(order, reason=reason)
+            return order
+    except PaymentTemporarilyFailed as error:
+        raise PaymentGatewayUnavailable(
+            "The payment gateway did not answer, so the order was left as it was: try again shortly.", retry_after=5
+        ) from error
 
 
 def charge_key(order: Order) -> str:
@@ -401,11 +413,14 @@ def cancel_unpaid_orders() -> int:
     ).values_list("id", flat=True)
     cancelled = 0
     for order_id in unpaid:
-        with transaction.atomic():
-            order = _locked(order_id)
-            if order.status == OrderStatus.PLACED and order.payment_status == PaymentStatus.PENDING:
-                _cancel(order, reason=CancelReason.PAYMENT_TIMEOUT)
-                cancelled += 1
+        try:
+            with transaction.atomic():
+                order = _locked(order_id)
+                if order.status == OrderStatus.PLACED and order.payment_status == PaymentStatus.PENDING:
+                    _cancel(order, reason=CancelReason.PAYMENT_TIMEOUT)
+                    cancelled += 1
+        except PaymentTemporarilyFailed:
+            logger.warning("order %s left unpaid for now: the payment gateway did not answer", order_id)
     return cancelled
 
 

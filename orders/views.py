@@ -61,7 +61,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(
         request=None,
         summary="Cancel an order (stock released, payment refunded)",
-        responses={200: OrderSerializer, 409: OpenApiResponse(description="The order has shipped.")},
+        responses={
+            200: OrderSerializer,
+            409: OpenApiResponse(description="The order has shipped."),
+            503: OpenApiResponse(description="The payment gateway did not answer; nothing changed. See Retry-After."),
+        },
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):

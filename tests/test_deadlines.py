@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import caches
 
+from accounts import throttling
 from orders import services
 from orders.models import EmailKind, Order, OrderEmail, PaymentStatus
 from orders.payments import PaymentTemporarilyFailed
@@ -88,3 +89,35 @@ def test_the_product_sets_a_deadline_on_every_outbound_connection():
     assert 0 < product.CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] <= 30
     assert 0 < product.CACHES["default"]["OPTIONS"]["socket_timeout"] <= 30
     assert 0 < product.WEBHOOK_TIMEOUT <= 30
+
+
+@pytest.fixture
+def fresh_throttle_client():
+    """The rate limiter keeps one Redis client per process, made from the settings on first use:
+    made here from the silent server, it must not outlive this test."""
+    throttling._redis.cache_clear()
+    yield
+    throttling._redis.cache_clear()
+
+
+def test_cancelling_while_the_payment_gateway_never_answers_is_a_503_and_changes_nothing(
+    customer, pet, settings, silent_server, fresh_throttle_client
+):
+    order = place(customer, pet)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{silent_server}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }  # the gateway is asked whether the pending payment was captured after all
+
+    response = customer.client.post(f"/v1/orders/{order.id}/cancel")
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/payment-gateway-unavailable"
+    assert int(response["Retry-After"]) > 0
+    order.refresh_from_db()
+    pet.refresh_from_db()
+    assert (order.status, order.payment_status, pet.stock) == ("placed", "pending", 4)
