@@ -29,7 +29,8 @@ def issue_api_key(*, user: User, name: str = "") -> str:
 
     A user holds at most MAX_API_KEYS_PER_USER keys that are not revoked (`TooManyApiKeys`).
     """
-    User.objects.select_for_update().filter(pk=user.pk).first()  # concurrent requests count in turn
+    # concurrent requests count in turn; NO KEY: orders and events that reference the user do not wait
+    User.objects.select_for_update(no_key=True).filter(pk=user.pk).first()
     if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= settings.MAX_API_KEYS_PER_USER:
         raise TooManyApiKeys(
             f"This account already has {settings.MAX_API_KEYS_PER_USER} API keys, the most it may hold; "

@@ -48,7 +48,8 @@ def create_endpoint(
     """Subscribe an endpoint (created disabled if not `is_active`, as if its owner had disabled
     it). An owner has at most MAX_WEBHOOK_ENDPOINTS_PER_USER, active or not (`TooManyEndpoints`):
     each one multiplies every event of theirs into another delivery."""
-    User.objects.select_for_update().filter(pk=owner.pk).first()  # concurrent requests count in turn
+    # concurrent requests count in turn; NO KEY: orders and events that reference the user do not wait
+    User.objects.select_for_update(no_key=True).filter(pk=owner.pk).first()
     if Endpoint.objects.filter(owner=owner).count() >= settings.MAX_WEBHOOK_ENDPOINTS_PER_USER:
         raise TooManyEndpoints(
             f"You have {settings.MAX_WEBHOOK_ENDPOINTS_PER_USER} webhook endpoints, the most an account may have; "
