@@ -7,6 +7,7 @@ waiting when it wakes, so how many batches one order's six deliveries make varie
 timing; what is fixed is the cost of a batch, which is budgeted as such.
 """
 
+import os
 import threading
 from collections import Counter
 from contextlib import contextmanager
@@ -25,7 +26,8 @@ from webhooks.models import Delivery
 
 pytestmark = pytest.mark.worker
 
-BROKER = "redis://127.0.0.1:6379/13"  # its own: the session's worker process must not take these
+# Its own broker database: the session's worker process must not take these messages.
+BROKER = os.environ.get("BUDGET_BROKER_URL", "redis://127.0.0.1:6379/13")
 # Not counted: how each backend opens and nests transactions (SQLite's BEGIN, savepoints) differs.
 TRANSACTION_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 RECORDER = "webhook-record"  # the sender's recording thread
