@@ -79,7 +79,8 @@ class EmailKind(models.TextChoices):
 
 
 class OrderEmail(models.Model):
-    """One row per order and kind, claimed before sending, so that two workers never both send it."""
+    """One row per order and kind, written in the transaction that sends the mail, so that two
+    workers never both send it. (`claimed_at` without `sent_at`: a claim of an earlier release.)"""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
     kind = models.CharField(max_length=20, choices=EmailKind.choices)

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -254,12 +254,12 @@ def commit_stock(*, order_id: uuid.UUID) -> Order:
     """The order is paid: its reserved units are sold for good. The payment does this itself; as a
     step of its own it repairs a paid order whose stock was never committed."""
     with transaction.atomic(), publishing_together():
-        order = _locked(order_id)
+        order = _locked(order_id, with_related=("items", "emails"))
         if order.status not in PAID or order.stock_committed_at:
             return order
         _commit_stock(order)
         order.save()
-        _complete_if_done(order)
+        _complete_if_done(order, sent=_sent_emails(order))
         return order
 
 
@@ -273,59 +273,42 @@ def _commit_stock(order: Order) -> None:
 def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
     """Send the order's mail of this kind once.
 
-    The send is claimed in the database first, so concurrent tasks never both send. A claim
-    left unsent for ORDER_RESUME_AFTER (its worker died mid-send) may be taken again; the mail's
-    Message-ID is fixed per order and kind, so if the first copy did go out, mail clients show
-    the two as one.
+    The mail is recorded as sent, sent, and the order completed if that was its last step, in one
+    transaction with the order locked: a concurrent task waits and finds the mail recorded; a send
+    that fails takes its record with it in the rollback, and the task tries again. A worker that
+    dies after the mail left but before the commit leaves no record, so the mail goes again: its
+    Message-ID is fixed per order and kind, so mail clients show the two as one.
     """
-    now = timezone.now()
-    with transaction.atomic():
-        order = _locked(order_id, with_related=(Prefetch("items", OrderItem.objects.select_related("pet")),))
-        if not (claim := _claim_email(order, kind, now)):
-            return
-    if order.user.email:
-        try:
-            build_order_email(order=order, kind=kind).send()
-        except Exception:
-            claim.delete()  # not sent: let the task try again
-            raise
-    items = order.items.all()
     with transaction.atomic(), publishing_together():
-        order = _locked(order_id, with_related=())
-        order._prefetched_objects_cache = {"items": items}  # the items of an order never change
-        OrderEmail.objects.filter(id=claim.id).update(sent_at=timezone.now())
+        order = _locked(order_id, with_related=(Prefetch("items", OrderItem.objects.select_related("pet")), "emails"))
+        sent = _sent_emails(order)
+        if kind in sent or not _record_email(order, kind):
+            return
+        if order.user.email:
+            build_order_email(order=order, kind=kind).send()
         logger.info("%s e-mail sent", kind)
-        _complete_if_done(order)
+        _complete_if_done(order, sent={*sent, kind})
 
 
-def _claim_email(order: Order, kind: EmailKind, now) -> OrderEmail | None:
-    """Claim the order's mail of this kind for the caller (order locked), unless it was sent or
-    another worker's claim is still fresh. The first claim is one INSERT that tells if it won."""
-    table = OrderEmail._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (order_id, kind, claimed_at) VALUES (%s, %s, %s)"
-            " ON CONFLICT (order_id, kind) DO NOTHING RETURNING id",
-            [
-                Order._meta.pk.get_db_prep_value(order.id, connection),
-                str(kind),
-                OrderEmail._meta.get_field("claimed_at").get_db_prep_value(now, connection),
-            ],
-        )
-        if row := cursor.fetchone():
-            return OrderEmail(id=row[0], order=order, kind=kind, claimed_at=now)
-    claim = OrderEmail.objects.get(order=order, kind=kind)
-    if claim.sent_at or claim.claimed_at > now - settings.ORDER_RESUME_AFTER:
-        return None
-    claim.claimed_at = now  # a claim left unsent by a worker that died: taken again
-    claim.save(update_fields=["claimed_at"])
-    return claim
+def _sent_emails(order: Order) -> set[str]:
+    return {email.kind for email in order.emails.all() if email.sent_at}
 
 
-def _complete_if_done(order: Order) -> None:
+def _record_email(order: Order, kind: EmailKind) -> bool:
+    """Record the mail as sent (order locked), unless another worker's record is there. A record
+    left unsent by an earlier release, which sent after claiming in a transaction of its own, is
+    taken over."""
+    now = timezone.now()
+    if any(email.kind == kind for email in order.emails.all()):
+        return OrderEmail.objects.filter(order=order, kind=kind, sent_at__isnull=True).update(sent_at=now) == 1
+    OrderEmail.objects.create(order=order, kind=kind, claimed_at=now, sent_at=now)
+    return True
+
+
+def _complete_if_done(order: Order, *, sent: set[str]) -> None:
     """Record `order.completed` once (paid, stock committed and confirmation sent), and note when
-    the pipeline has no step left to take for the order as it stands."""
-    sent = set(order.emails.filter(sent_at__isnull=False).values_list("kind", flat=True))
+    the pipeline has no step left to take for the order as it stands. `sent`: the kinds of mail
+    the order has had."""
     changed = []
     if not order.completed_at and order.status in PAID and order.stock_committed_at and EmailKind.CONFIRMATION in sent:
         order.completed_at = timezone.now()
@@ -438,12 +421,10 @@ def stalled_orders() -> list[tuple[uuid.UUID, list[Step]]]:
     ).prefetch_related("emails")
     stalled, settled = [], []
     for order in candidates:
-        sent = {email.kind for email in order.emails.all() if email.sent_at}
-        in_flight = {email.kind for email in order.emails.all() if email.claimed_at > now - settings.ORDER_RESUME_AFTER}
-        if not missing_steps(order, emails_taken=sent):
-            settled.append(order.id)
-        elif steps := missing_steps(order, emails_taken=sent | in_flight):
+        if steps := missing_steps(order, emails_taken=_sent_emails(order)):
             stalled.append((order.id, steps))
+        else:
+            settled.append(order.id)
     # Not one that moved meanwhile: a transition since the read may have left it a new step.
     Order.objects.filter(id__in=settled, updated_at__lt=now - settings.ORDER_RESUME_AFTER).update(steps_left=False)
     return stalled

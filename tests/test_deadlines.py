@@ -60,7 +60,7 @@ def test_a_mail_server_that_never_answers_costs_one_attempt_and_leaves_the_mail_
         services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
 
     assert time.monotonic() - started < 5
-    assert not OrderEmail.objects.filter(order=order).exists()  # not claimed: the retry may send it
+    assert not OrderEmail.objects.filter(order=order).exists()  # not recorded: the retry sends it
 
 
 def test_a_payment_gateway_that_never_answers_is_a_temporary_failure(customer, pet, settings, silent_server):

@@ -311,10 +311,9 @@ def test_stalled_orders_get_their_next_step_queued_again(customer, pet, settings
     assert Order.objects.get(id=done.id).completed_at is not None
 
 
-def test_an_email_claim_left_unsent_by_a_dead_worker_is_taken_again(customer, pet, settings, mailoutbox):
+def test_an_email_record_left_unsent_by_an_earlier_release_is_taken_over_once(customer, pet, settings, mailoutbox):
     order = place(customer.user, pet)
-    stale = order.created_at - settings.ORDER_RESUME_AFTER * 2
-    OrderEmail.objects.create(order=order, kind=EmailKind.CONFIRMATION, claimed_at=stale)
+    OrderEmail.objects.create(order=order, kind=EmailKind.CONFIRMATION)  # claimed, never sent
 
     services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
     services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
@@ -323,11 +322,21 @@ def test_an_email_claim_left_unsent_by_a_dead_worker_is_taken_again(customer, pe
     assert mailoutbox[0].extra_headers["Message-ID"] == f"<{order.id}.confirmation@petstore.events>"
 
 
-def test_a_fresh_email_claim_is_left_to_its_worker(customer, pet, mailoutbox):
+def test_a_mail_that_cannot_be_sent_leaves_no_record_and_goes_on_the_next_try(customer, pet, mailoutbox):
     order = place(customer.user, pet)
-    OrderEmail.objects.create(order=order, kind=EmailKind.CONFIRMATION)
+    services.capture_payment(order_id=order.id)
+    with (
+        mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError),
+        pytest.raises(ConnectionRefusedError),
+    ):
+        services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+    assert not OrderEmail.objects.filter(order=order).exists()
+    assert Order.objects.get(id=order.id).completed_at is None
+
     services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
-    assert mailoutbox == []
+
+    assert len(mailoutbox) == 1
+    assert Order.objects.get(id=order.id).completed_at is not None
 
 
 def test_an_order_has_steps_left_until_its_pipeline_is_done_and_again_after_a_transition(customer, pet):
