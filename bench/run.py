@@ -17,6 +17,7 @@ import redis
 from bench.config import DATABASE_URL, LOGS, RECEIVER_PORT, REDIS, WEB_PORT
 from bench.context import Bench
 from bench.scenarios import (
+    b1_budgets,
     m1_memory,
     p1_intake,
     p2_order_to_webhook,
@@ -30,6 +31,8 @@ from harness import PYTHON, HarnessError, fresh_database, port_open, wait_for
 
 def run(bench: Bench) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
+    print("B1: one order through the budget test…", flush=True)
+    b1_budgets.run(bench)
     print("Preparing a fresh bench database and the stack…", flush=True)
     fresh_database(DATABASE_URL)
     bench.stack.manage("migrate", "--noinput")

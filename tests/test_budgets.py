@@ -7,6 +7,7 @@ waiting when it wakes, so how many batches one order's six deliveries make varie
 timing; what is fixed is the cost of a batch, which is budgeted as such.
 """
 
+import json
 import os
 import threading
 from collections import Counter
@@ -107,8 +108,14 @@ def test_one_order_stays_within_its_statement_and_message_budgets(worker_here, c
     statements.pop(threading.current_thread().name)  # the request, and this test's own polling
     order_work = sum(len(sqls) for sqls in statements.values())
     batches = sum(sql.startswith('INSERT INTO "webhooks_attempt"') for sql in recorded)
-    print(f"B1: {in_request} statements in the request, {order_work} in the order's tasks, {len(recorded)} by the")
-    print(f"    webhook recorder ({batches} batches), {sum(messages.values())} broker messages {dict(messages)}")
+    figures = {
+        "request": in_request,
+        "order_work": order_work,
+        "recorder": len(recorded),
+        "batches": batches,
+        "messages": sum(messages.values()),
+    }
+    print(f"B1 {json.dumps(figures)} {dict(messages)}")  # `make bench` reads this line
     assert in_request <= REQUEST_BUDGET
     assert order_work <= ORDER_WORK_BUDGET
     assert ORDER_WORK_BUDGET + STATEMENTS_PER_RECORDED_BATCH * EVENTS_DELIVERED <= WORKER_BUDGET
