@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and API keys"
 
     def ready(self) -> None:
-        from accounts import schema  # noqa: F401 - documents the bearer scheme in OpenAPI
+        from accounts import receivers, schema  # noqa: F401 - receivers: forget cached keys; schema: OpenAPI

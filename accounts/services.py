@@ -1,9 +1,12 @@
 import hashlib
+import logging
 import secrets
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import transaction
 
 from accounts import login_limits
@@ -11,6 +14,7 @@ from accounts.models import ApiKey
 from core.errors import DomainError
 
 KEY_PREFIX = "pk_"
+logger = logging.getLogger(__name__)
 
 
 def hash_key(raw_key: str) -> str:
@@ -41,13 +45,44 @@ def issue_api_key(*, user: User, name: str = "") -> str:
     return raw_key
 
 
+# A key's user is kept in the shared cache, so that a request costs no query for it. Any change to
+# a key or its user puts a marker there instead (`forget_keys`): lookups then ask the database
+# until it expires, and a lookup that read the database before the change cannot cache its stale
+# answer over the marker (it only `add`s). Revocation is immediate in every process.
+KEY_CACHE_SECONDS = 300
+ASK_THE_DATABASE = "ask-the-database"
+
+
 def user_for_key(raw_key: str) -> tuple[User, ApiKey] | None:
+    key_hash = hash_key(raw_key)
+    try:
+        cached = cache.get(_cache_key(key_hash))
+    except Exception:  # noqa: BLE001 - the cache is away: the database answers alone
+        logger.warning("API key cache unreachable: keys are read from the database")
+        cached = ASK_THE_DATABASE
+    if isinstance(cached, tuple):
+        return cached
     api_key = (
         ApiKey.objects.select_related("user")
-        .filter(key_hash=hash_key(raw_key), revoked_at__isnull=True, user__is_active=True)
+        .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
         .first()
     )
-    return (api_key.user, api_key) if api_key else None
+    if api_key is None:
+        return None
+    if cached is None:
+        cache.add(_cache_key(key_hash), (api_key.user, api_key), KEY_CACHE_SECONDS)
+    return api_key.user, api_key
+
+
+def forget_keys(key_hashes: Iterable[str]) -> None:
+    """The keys changed (revoked, deleted, or their user did): no process may use what it cached.
+    If the cache cannot be told, this raises, and the change is refused with it: a revocation
+    never waits for an entry to expire."""
+    cache.set_many(dict.fromkeys(map(_cache_key, key_hashes), ASK_THE_DATABASE), KEY_CACHE_SECONDS)
+
+
+def _cache_key(key_hash: str) -> str:
+    return f"api-key:{key_hash}"
 
 
 @transaction.atomic

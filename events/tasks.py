@@ -33,6 +33,7 @@ def prune_events() -> int:
 
 def queue_dispatch(event_id: uuid.UUID, *, event: Event | None = None) -> None:
     try:
-        dispatch_event.delay(str(event_id), event.as_message() if event else None)
+        # argsrepr: the event is for the worker, not for Celery's logs (nor worth a repr per publish)
+        dispatch_event.apply_async((str(event_id), event.as_message() if event else None), argsrepr=f"('{event_id}',)")
     except Exception:  # noqa: BLE001 - broker errors vary by transport
         logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)

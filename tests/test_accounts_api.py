@@ -5,6 +5,9 @@ import hashlib
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import throttling
@@ -101,6 +104,33 @@ def test_missing_or_bad_key_is_401_with_www_authenticate(header):
 def test_revoked_key_no_longer_works(customer):
     ApiKey.objects.filter(user=customer.user).update(revoked_at="2026-01-01T00:00:00Z")
     assert customer.client.get("/v1/orders").status_code == 401
+
+
+def test_a_known_key_costs_the_request_no_query_for_it(customer):
+    assert customer.client.get("/v1/orders").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert customer.client.get("/v1/orders").status_code == 200
+    assert not [query for query in queries if "accounts_apikey" in query["sql"]]
+
+
+def test_a_key_revoked_after_use_stops_working_at_once(customer):
+    assert customer.client.get("/v1/orders").status_code == 200  # now cached
+    api_key = ApiKey.objects.get(user=customer.user)
+    api_key.revoked_at = timezone.now()
+    api_key.save()  # as the admin does
+    assert customer.client.get("/v1/orders").status_code == 401
+
+
+def test_a_deactivated_or_deleted_user_s_keys_stop_working_at_once(customer, make_customer):
+    assert customer.client.get("/v1/orders").status_code == 200
+    customer.user.is_active = False
+    customer.user.save()
+    assert customer.client.get("/v1/orders").status_code == 401
+
+    other = make_customer()
+    assert other.client.get("/v1/orders").status_code == 200
+    other.user.delete()
+    assert other.client.get("/v1/orders").status_code == 401
 
 
 def test_create_api_key_command_prints_the_key_last(capsys):

@@ -25,7 +25,7 @@ def undispatched_events(count: int) -> list[Event]:
 
 def test_five_undispatched_events_over_three_ticks_are_handed_on_five_times():
     undispatched_events(5)
-    with mock.patch("events.tasks.dispatch_event.delay") as queued:
+    with mock.patch("events.tasks.dispatch_event.apply_async") as queued:
         handed_on = [tasks.relay_undispatched_events() for _ in range(3)]
     assert handed_on == [5, 0, 0]
     assert queued.call_count == 5

@@ -1,0 +1,30 @@
+"""Whatever changes a key or its user (the admin, a command, a service) makes every process
+forget what it cached of the key (`accounts.services.user_for_key`), before and after commit."""
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from accounts.models import ApiKey
+from accounts.services import forget_keys
+
+
+@receiver([post_save, post_delete], sender=ApiKey)
+def key_changed(sender, instance: ApiKey, created: bool = False, **kwargs) -> None:
+    if not created:
+        _forget_now_and_on_commit([instance.key_hash])
+
+
+@receiver([post_save, post_delete], sender=User)
+def user_changed(sender, instance: User, created: bool = False, **kwargs) -> None:
+    if not created:
+        _forget_now_and_on_commit(list(ApiKey.objects.filter(user_id=instance.pk).values_list("key_hash", flat=True)))
+
+
+def _forget_now_and_on_commit(key_hashes: list[str]) -> None:
+    # Now: requests starting from here on read the database. On commit: a request that read the
+    # old row in between must not have cached it for long.
+    if key_hashes:
+        forget_keys(key_hashes)
+        transaction.on_commit(lambda: forget_keys(key_hashes))
