@@ -33,7 +33,7 @@ BROKER = os.environ.get("BUDGET_BROKER_URL", "redis://127.0.0.1:6379/13")
 TRANSACTION_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 RECORDER = "webhook-record"  # the sender's recording thread
 
-REQUEST_BUDGET = 8  # 5 now: the API key is cached
+REQUEST_BUDGET = 8
 ORDER_WORK_BUDGET = 18  # the tasks: dispatch of order.created, payment (with the stock), e-mail
 STATEMENTS_PER_RECORDED_BATCH = 2  # the attempts in one INSERT, the deliveries in one UPDATE
 MESSAGE_BUDGET = 4
