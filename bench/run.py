@@ -57,6 +57,8 @@ def run(bench: Bench) -> None:
         m1_memory.run(bench)
         bench.settle()
         p3_drain.run(bench)
+        bench.settle()
+        p4_sustained.overload(bench)  # last: it leaves a backlog behind
     finally:
         bench.stack.stop_all()
 
