@@ -68,6 +68,15 @@ def connection(*, heartbeat: float = 0) -> Connection:
     )
 
 
+def serve(connection: Connection) -> None:
+    """Serve a consumer's callbacks until interrupted, keeping the connection's heartbeats."""
+    while True:
+        try:
+            connection.drain_events(timeout=1)
+        except TimeoutError:
+            connection.heartbeat_check()
+
+
 def durable_queue(name: str) -> Queue:
     """A registered durable queue, bound to the exchange with its patterns."""
     queue = _durable_queues[name]

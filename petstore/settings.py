@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "orders",
     "inventory",
     "webhooks",
+    "warehouse",
 ]
 if env_flag("BENCH"):
     INSTALLED_APPS.append("bench")  # the benchmarks' baseline endpoint, never in production
