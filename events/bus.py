@@ -155,7 +155,7 @@ class _Publisher:
 
     def _connect(self) -> None:
         self._connection = connection()
-        self._connection.connect()
+        self._connection.ensure_connection(max_retries=0)  # once: kombu's `connect()` tries again 2 s later
         self._channel = self._connection.channel()
         declare(self._channel)
         self._channel.confirm_select()
@@ -178,7 +178,8 @@ class _Publisher:
         self._unconfirmed.clear()
         if self._connection is not None:
             with contextlib.suppress(Exception):  # it is being dropped anyway
-                self._connection.close()
+                # No closing handshake: on a dead connection it would wait for a reply that never comes.
+                self._connection.collect()
         self._connection = self._channel = None
 
 
