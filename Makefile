@@ -5,6 +5,8 @@
 VENV := .venv
 BIN := $(VENV)/bin
 export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
+# The event bus of `make run`: a local RabbitMQ, when one answers and EVENT_BUS_URL is not set.
+LOCAL_EVENT_BUS := amqp://guest:guest@127.0.0.1:5672//
 # The test suite runs twice: on the default SQLite database, then on PostgreSQL.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/petstore
 
@@ -18,7 +20,19 @@ run: $(VENV)/installed .secret_key
 	$(BIN)/python manage.py load_demo_pets
 	@echo "API on http://127.0.0.1:8000/v1/ (docs /v1/docs, admin /admin/). Webhooks to local URLs are allowed (WEBHOOKS_ALLOW_PRIVATE_TARGETS=$(WEBHOOKS_ALLOW_PRIVATE_TARGETS)). Ctrl-C stops all."
 	@rm -rf .prometheus && mkdir .prometheus
-	@PATH="$(CURDIR)/$(BIN):$$PATH" PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/.prometheus" LOG_FORMAT=text LOG_TASK_RUNS=0 $(BIN)/honcho start
+	@bus="$${EVENT_BUS_URL:-}"; \
+	if [ -z "$$bus" ] && $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5672), 1).close()" 2>/dev/null; then \
+		bus="$(LOCAL_EVENT_BUS)"; \
+	fi; \
+	if [ -n "$$bus" ]; then \
+		echo "Event bus on (RabbitMQ at $${bus##*@}, exchange $${EVENT_BUS_EXCHANGE:-petstore.events}): the warehouse ships completed orders; watch with manage.py consume_events 'order.*'."; \
+		processes=""; \
+	else \
+		echo "Event bus off: RabbitMQ does not answer on 127.0.0.1:5672 (start it, or set EVENT_BUS_URL); all else works without it."; \
+		processes="web worker beat"; \
+	fi; \
+	EVENT_BUS_URL="$$bus" PATH="$(CURDIR)/$(BIN):$$PATH" PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/.prometheus" LOG_FORMAT=text LOG_TASK_RUNS=0 \
+		$(BIN)/honcho start $$processes
 
 test: $(VENV)/installed-dev lint
 	@scripts/ensure-services redis postgres rabbitmq chromium

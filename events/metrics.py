@@ -1,12 +1,18 @@
-"""The outbox's metrics: events dispatched (a counter), and its backlog (read at scrape time)."""
+"""The outbox's metrics: events dispatched and published to the bus (counters), and the backlogs
+of both (read at scrape time)."""
 
+from django.conf import settings
 from django.utils import timezone
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
 
-from events.selectors import outbox_backlog
+from events.selectors import bus_backlog, outbox_backlog
 
 EVENTS_PUBLISHED = Counter("petstore_events_published_total", "Events dispatched to their consumers", ["type"])
+BUS_PUBLISHED = Counter("petstore_bus_published_total", "Events the event bus confirmed", ["type"])
+BUS_UNCONFIRMED = Counter(
+    "petstore_bus_unconfirmed_total", "Publishes to the event bus not confirmed (left for the relay)"
+)
 
 
 class OutboxCollector:
@@ -20,4 +26,20 @@ class OutboxCollector:
         age = (timezone.now() - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0
         yield GaugeMetricFamily(
             "petstore_outbox_oldest_undispatched_age_seconds", "Age of the oldest undispatched event", value=age
+        )
+
+
+class BusCollector:
+    """The events the bus has not confirmed yet, and the age of the oldest (with a bus only)."""
+
+    def collect(self):
+        if not settings.EVENT_BUS_URL:
+            return
+        backlog = bus_backlog()
+        yield GaugeMetricFamily(
+            "petstore_bus_backlog_events", "Events not yet confirmed by the event bus", value=backlog["count"]
+        )
+        age = (timezone.now() - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0
+        yield GaugeMetricFamily(
+            "petstore_bus_oldest_unpublished_age_seconds", "Age of the oldest event the bus did not confirm", value=age
         )

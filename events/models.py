@@ -37,11 +37,23 @@ class Event(models.Model):
         default=default_relay_at, help_text="If still undispatched then, the relay hands the event on again."
     )
     relay_attempts = models.PositiveSmallIntegerField(default=0)
+    bus_publish_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set while the event bus has not confirmed the event: the relay publishes it then. "
+        "Empty once confirmed, or when there was no bus.",
+    )
+    bus_publish_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["relay_at"], name="event_to_relay_idx", condition=models.Q(dispatched_at__isnull=True))
+            models.Index(
+                fields=["relay_at"], name="event_to_relay_idx", condition=models.Q(dispatched_at__isnull=True)
+            ),
+            models.Index(
+                fields=["bus_publish_at"], name="event_to_publish_idx", condition=models.Q(bus_publish_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,3 +11,8 @@ def events_visible_to(user: User) -> QuerySet[Event]:
 def outbox_backlog() -> dict:
     """How many events wait to be dispatched, and since when the oldest."""
     return Event.objects.filter(dispatched_at__isnull=True).aggregate(count=Count("id"), oldest=Min("created_at"))
+
+
+def bus_backlog() -> dict:
+    """How many events the event bus has not confirmed yet, and since when the oldest."""
+    return Event.objects.filter(bus_publish_at__isnull=False).aggregate(count=Count("id"), oldest=Min("created_at"))

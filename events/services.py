@@ -12,6 +12,14 @@ There are two dispatch routes, chosen where the event is recorded (`_record`):
   commits), and the order's next steps are queued once it commits. No trip through the broker,
   no second UPDATE.
 
+With an event bus (`EVENT_BUS_URL`), the process that recorded the events also publishes them
+to it, together, once their transaction commits (by either route: after the request's commit,
+or after the worker's recording transaction): `publish_to_bus`. They are written awaiting the
+bus (`bus_publish_at`), and forgotten by it once it has confirmed them; what it did not confirm
+(it was down, or slow) the relay publishes later (`events.relay_unpublished_events`), each event
+once per attempt with the same backoff. A request never fails for the bus, and waits for it at
+most EVENT_BUS_TIMEOUT (`events.bus`).
+
 Either way nothing is lost: an event queued from a request stays undispatched until a worker has
 handed it on, and the relay (`events.relay_undispatched_events`, on beat) queues it again if the
 broker lost it; work a worker started after its commit and then lost with the worker is found
@@ -33,8 +41,9 @@ from django.utils import timezone
 from core import log_context
 from core.pruning import delete_in_batches
 from core.workers import in_task
+from events import bus
 from events.metrics import EVENTS_PUBLISHED
-from events.models import Event
+from events.models import Event, default_relay_at
 from events.signals import events_published, events_recorded
 
 logger = logging.getLogger(__name__)
@@ -72,17 +81,23 @@ def publishing_together() -> Iterator[None]:
 
 def _record(events: list[Event]) -> None:
     """Write the events in the caller's transaction and dispatch them by one of the two routes."""
+    if to_bus := bus.enabled():
+        publish_at = default_relay_at()
+        for event in events:
+            event.bus_publish_at = publish_at
     if not in_task():
         Event.objects.bulk_create(events)
         transaction.on_commit(lambda: events_recorded.send(sender=Event, events=events), robust=True)
-        return
-    now = timezone.now()
-    for event in events:
-        event.dispatched_at = now
-    Event.objects.bulk_create(events)
-    _log_context(events)
-    events_published.send(sender=Event, events=events)
-    transaction.on_commit(lambda: _count_dispatched(events))
+    else:
+        now = timezone.now()
+        for event in events:
+            event.dispatched_at = now
+        Event.objects.bulk_create(events)
+        _log_context(events)
+        events_published.send(sender=Event, events=events)
+        transaction.on_commit(lambda: _count_dispatched(events))
+    if to_bus:
+        transaction.on_commit(lambda: publish_to_bus(events), robust=True)
 
 
 def dispatch_by_id(*, event_id: uuid.UUID, as_recorded: dict | None = None) -> None:
@@ -119,22 +134,46 @@ def _count_dispatched(events: Sequence[Event]) -> None:
         logger.info("%s dispatched", event.type)
 
 
+def publish_to_bus(events: Sequence[Event]) -> None:
+    """Publish committed events to the event bus, and forget those it confirmed; the others stay
+    awaiting it, for the relay."""
+    if confirmed := bus.publish_batch(events):
+        Event.objects.filter(id__in=confirmed).update(bus_publish_at=None)
+
+
+def relay_to_bus(*, limit: int = 1000, batch_size: int = 100) -> int:
+    """Publish the events the bus has not confirmed and whose time has come (each once per attempt,
+    with the relay's backoff); how many were confirmed."""
+    confirmed = 0
+    event_ids = _claim(Event.objects.filter(bus_publish_at__lte=timezone.now()), "bus_publish", limit=limit)
+    for start in range(0, len(event_ids), batch_size):
+        batch = list(Event.objects.filter(id__in=event_ids[start : start + batch_size]).order_by("id"))
+        if batch and (ids := bus.publish_batch(batch)):
+            confirmed += Event.objects.filter(id__in=ids).update(bus_publish_at=None)
+        elif batch:
+            break  # the bus is down: the rest waits for its next attempt
+    return confirmed
+
+
 def claim_events_to_relay(*, limit: int = 1000) -> list[uuid.UUID]:
     """The undispatched events whose relay time has come, oldest first, each claimed for this
     attempt: its next relay time moves on with a backoff (OUTBOX_RELAY_AFTER, doubling up to
     OUTBOX_RELAY_MAX_DELAY), so the relay hands an event on once per attempt, not on every tick.
     Rows another relay holds are skipped."""
+    due = Event.objects.filter(dispatched_at__isnull=True, relay_at__lte=timezone.now())
+    return _claim(due, "relay", limit=limit)
+
+
+def _claim(due, field: str, *, limit: int) -> list[uuid.UUID]:
+    """Claim the `due` events, oldest relay time first, for this attempt: `<field>_at` moves on
+    with the backoff and `<field>_attempts` counts it. Rows another relay holds are skipped."""
+    at, attempts_field = f"{field}_at", f"{field}_attempts"
     now = timezone.now()
     with transaction.atomic():
-        due = list(
-            Event.objects.select_for_update(skip_locked=True)
-            .filter(dispatched_at__isnull=True, relay_at__lte=now)
-            .order_by("relay_at")
-            .values_list("id", "relay_attempts")[:limit]
-        )
+        due = list(due.select_for_update(skip_locked=True).order_by(at).values_list("id", attempts_field)[:limit])
         for attempts in {attempts for _, attempts in due}:
             Event.objects.filter(id__in=[id for id, n in due if n == attempts]).update(
-                relay_at=now + relay_backoff(attempts + 1), relay_attempts=attempts + 1
+                **{at: now + relay_backoff(attempts + 1), attempts_field: attempts + 1}
             )
     return [id for id, _ in due]
 
@@ -147,5 +186,5 @@ def prune_events() -> int:
     """Dispatched events older than EVENT_RETENTION that no delivery refers to any more (succeeded
     deliveries are pruned first; failed ones keep their event for a replay)."""
     cutoff = timezone.now() - settings.EVENT_RETENTION
-    old = Event.objects.filter(created_at__lt=cutoff, dispatched_at__isnull=False)
+    old = Event.objects.filter(created_at__lt=cutoff, dispatched_at__isnull=False, bus_publish_at__isnull=True)
     return delete_in_batches(old.filter(deliveries__isnull=True))  # `deliveries`: webhooks' reverse relation

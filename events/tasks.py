@@ -5,7 +5,7 @@ import uuid
 
 from celery import shared_task
 
-from events import services
+from events import bus, services
 from events.models import Event
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,16 @@ def relay_undispatched_events() -> int:
     if event_ids:
         logger.info("outbox relay: %d events handed on again", len(event_ids))
     return len(event_ids)
+
+
+@shared_task(name="events.relay_unpublished_events")
+def relay_unpublished_events() -> int:
+    if not bus.enabled():
+        return 0
+    confirmed = services.relay_to_bus()
+    if confirmed:
+        logger.info("bus relay: %d events published again", confirmed)
+    return confirmed
 
 
 @shared_task(name="events.prune_events")

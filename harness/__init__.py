@@ -1,5 +1,5 @@
 """The product as separate processes, for the benchmarks and the tests: gunicorn, Celery workers and
-beat, a private Redis and loopback receivers, started, supervised and stopped in one place.
+beat, a private Redis, loopback receivers and a TCP proxy to cut, started, supervised and stopped in one place.
 
 A development tool, not a Django app: it knows the product only by its command lines
 (`manage.py`, `petstore.wsgi`, `celery -A petstore`) and imports nothing of it.
@@ -18,6 +18,7 @@ from harness.processes import (
     wait_for,
 )
 from harness.receiver import LoopbackServer, QuietHandler
+from harness.tcp_proxy import TcpProxy
 
 __all__ = [
     "PYTHON",
@@ -28,6 +29,7 @@ __all__ = [
     "NotReady",
     "Processes",
     "QuietHandler",
+    "TcpProxy",
     "free_port",
     "fresh_database",
     "port_open",

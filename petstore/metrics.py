@@ -1,5 +1,5 @@
 """`GET /metrics`: every process's counters merged, and the gauges that describe shared state
-(outbox backlog, due retries, queue depth) read from the database and broker at scrape time."""
+(outbox and bus backlogs, due retries, queue depth) read from the database and broker at scrape time."""
 
 import hmac
 import ipaddress
@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from core.problems import PROBLEM_CONTENT_TYPE, problem
-from events.metrics import OutboxCollector
+from events.metrics import BusCollector, OutboxCollector
 from petstore.celery import app
 from webhooks.metrics import DueDeliveriesCollector
 
@@ -60,6 +60,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 def _shared_state_registry() -> CollectorRegistry:
     registry = CollectorRegistry()
-    for collector in (OutboxCollector(), DueDeliveriesCollector(), QueueDepthCollector()):
+    for collector in (OutboxCollector(), BusCollector(), DueDeliveriesCollector(), QueueDepthCollector()):
         registry.register(collector)
     return registry

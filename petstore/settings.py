@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "orders",
     "inventory",
     "webhooks",
+    "warehouse",
 ]
 if env_flag("BENCH"):
     INSTALLED_APPS.append("bench")  # the benchmarks' baseline endpoint, never in production
@@ -248,6 +249,16 @@ OUTBOX_RELAY_AFTER = timedelta(seconds=int(env("OUTBOX_RELAY_AFTER", "30")))
 OUTBOX_RELAY_MAX_DELAY = timedelta(seconds=int(env("OUTBOX_RELAY_MAX_DELAY", "600")))
 # Dispatched events older than this, with no delivery left that refers to them, are deleted.
 EVENT_RETENTION = timedelta(days=int(env("EVENT_RETENTION_DAYS", "90")))
+# The event bus (RabbitMQ): unset, there is none and it costs nothing. Set, every event is also
+# published to this durable topic exchange once its transaction commits, through the outbox.
+EVENT_BUS_URL = env("EVENT_BUS_URL", "")
+EVENT_BUS_EXCHANGE = env("EVENT_BUS_EXCHANGE", "petstore.events")
+# Seconds to connect to the bus and to have a batch confirmed: an outage costs a worker at most
+# this, then the process leaves the bus alone for a few seconds (the relay publishes what it missed).
+EVENT_BUS_TIMEOUT = float(env("EVENT_BUS_TIMEOUT", "2"))
+# The warehouse's durable queue (bound to order.completed) and how long it "picks" an order.
+WAREHOUSE_QUEUE = env("WAREHOUSE_QUEUE", "warehouse.orders")
+WAREHOUSE_PICK_SECONDS = float(env("WAREHOUSE_PICK_SECONDS", "2"))
 # Pruning deletes this many rows per statement, hourly, until nothing is past its retention.
 PRUNE_BATCH_SIZE = int(env("PRUNE_BATCH_SIZE", "1000"))
 
@@ -349,6 +360,8 @@ CELERY_BEAT_SCHEDULE = {
     "prune-events": {"task": "events.prune_events", "schedule": 3600.0},
     "forget-expired-webhook-secrets": {"task": "webhooks.forget_expired_secrets", "schedule": 3600.0},
 }
+if EVENT_BUS_URL:  # no bus, no tick
+    CELERY_BEAT_SCHEDULE["relay-events-to-bus"] = {"task": "events.relay_unpublished_events", "schedule": 10.0}
 
 # JSON lines in production; LOG_FORMAT=text for people (the run command sets it).
 LOG_FORMAT = env("LOG_FORMAT", "json")
