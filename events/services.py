@@ -12,13 +12,13 @@ There are two dispatch routes, chosen where the event is recorded (`_record`):
   commits), and the order's next steps are queued once it commits. No trip through the broker,
   no second UPDATE.
 
-With an event bus (`EVENT_BUS_URL`), the process that recorded the events also publishes them
-to it, together, once their transaction commits (by either route: after the request's commit,
-or after the worker's recording transaction): `publish_to_bus`. They are written awaiting the
-bus (`bus_publish_at`), and forgotten by it once it has confirmed them; what it did not confirm
-(it was down, or slow) the relay publishes later (`events.relay_unpublished_events`), each event
-once per attempt with the same backoff. A request never fails for the bus, and waits for it at
-most EVENT_BUS_TIMEOUT (`events.bus`).
+With an event bus (`EVENT_BUS_URL`), the worker that dispatches events also publishes them to
+it, together, once their transaction has committed (`publish_to_bus`): events of a request when
+their dispatch task runs, a worker's own after its recording transaction. A request neither waits
+for the bus nor fails for it. Events are written awaiting the bus (`bus_publish_at`), and
+forgotten by it once it has confirmed them; what it did not confirm (it was down, or slow) the
+relay publishes later (`events.relay_unpublished_events`), each event once per attempt with the
+same backoff.
 
 Either way nothing is lost: an event queued from a request stays undispatched until a worker has
 handed it on, and the relay (`events.relay_undispatched_events`, on beat) queues it again if the
@@ -96,8 +96,8 @@ def _record(events: list[Event]) -> None:
         _log_context(events)
         events_published.send(sender=Event, events=events)
         transaction.on_commit(lambda: _count_dispatched(events))
-    if to_bus:
-        transaction.on_commit(lambda: publish_to_bus(events), robust=True)
+        if to_bus:
+            transaction.on_commit(lambda: publish_to_bus(events), robust=True)
 
 
 def dispatch_by_id(*, event_id: uuid.UUID, as_recorded: dict | None = None) -> None:
@@ -121,6 +121,8 @@ def dispatch_all(events: Sequence[Event]) -> None:
     dispatched = Event.objects.filter(id__in=[event.id for event in events], dispatched_at__isnull=True)
     if dispatched.update(dispatched_at=timezone.now()):
         _count_dispatched(events)
+        if bus.enabled():  # else another dispatch of them publishes, or the bus relay
+            transaction.on_commit(lambda: publish_to_bus(events), robust=True)
 
 
 def _log_context(events: Sequence[Event]) -> None:
