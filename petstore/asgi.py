@@ -16,7 +16,6 @@ its slot and server buffers for ever.
 """
 
 import asyncio
-import contextlib
 import os
 
 from a2wsgi import WSGIMiddleware
@@ -32,10 +31,6 @@ django_wsgi = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREAD
 STREAM_PATH = "/v1/events/stream"
 
 
-class SlowReaderCutOff(Exception):
-    """The client stopped reading: the server gives up on the response."""
-
-
 async def application(scope, receive, send):
     if scope["type"] == "http" and scope["path"] == STREAM_PATH:
         return await _stream_with_deadline(scope, receive, send)
@@ -49,16 +44,15 @@ async def _stream_with_deadline(scope, receive, send):
 
     async def send_within_deadline(message):
         if cut_off.is_set():
-            raise SlowReaderCutOff
+            return  # dropped, without a pause: the cancellation below lands inside the stream
         try:
             await asyncio.wait_for(send(message), settings.EVENT_STREAM_SEND_TIMEOUT)
         except TimeoutError:
             cut_off.set()
-            raise SlowReaderCutOff from None
 
     async def receive_or_cut_off():
-        # Once cut off, the request reads as disconnected: Django cancels the response, and the
-        # stream gives back its slot.
+        # Once cut off, the request reads as disconnected: Django cancels the response, the stream
+        # gives back its slot, and the server closes the connection it did not complete.
         if cut_off.is_set():
             return {"type": "http.disconnect"}
         receiving = asyncio.ensure_future(receive())
@@ -70,6 +64,4 @@ async def _stream_with_deadline(scope, receive, send):
         receiving.cancel()
         return {"type": "http.disconnect"}
 
-    # Cut off, the response ends incomplete, and the server closes the connection.
-    with contextlib.suppress(SlowReaderCutOff):
-        await django_asgi(scope, receive_or_cut_off, send_within_deadline)
+    await django_asgi(scope, receive_or_cut_off, send_within_deadline)
