@@ -226,3 +226,32 @@ def test_a_reader_that_stops_reading_is_disconnected(web, customer):
         assert received < 3000 * 4000
     finally:
         reader.close()
+
+
+@pytest.mark.postgres
+def test_open_streams_hold_no_database_connection(worker_env, tmp_path, customer):
+    """Without a pool, a connection a stream held while it waits would be a session of its own."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL sessions")
+    processes, web = start_server(worker_env, tmp_path, DATABASE_POOL_SIZE="0", PGAPPNAME="stream-connections-test")
+    streams = []
+    try:
+        for _ in range(5):
+            streams.append(requests.get(f"{web}/v1/events/stream", headers=auth(customer), stream=True, timeout=10))
+            assert streams[-1].status_code == 200
+        time.sleep(2)  # a few looks and heartbeats
+
+        def other_sessions() -> int:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'stream-connections-test'"
+                )
+                return cursor.fetchone()[0]
+
+        assert other_sessions() <= 1  # at most one look in progress
+    finally:
+        for stream in streams:
+            stream.close()
+        processes.stop_all()
