@@ -1,7 +1,7 @@
 # The two commands of the README, `make run` and `make test`; and `make bench`.
 # `make run` installs the runtime (requirements.txt); `make test` and `make bench` add the test and
-# lint tools (requirements-dev.txt: the bench's B1 row is the suite's budget test).
-# Each install is redone when its file changes (stamp files).
+# lint tools (requirements-dev.txt: the bench's B1 row is the suite's budget test); `make test` also
+# the AsyncAPI parser (tools/asyncapi, npm ci). Each install is redone when its file changes (stamp files).
 VENV := .venv
 BIN := $(VENV)/bin
 export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
@@ -34,7 +34,10 @@ run: $(VENV)/installed .secret_key
 	EVENT_BUS_URL="$$bus" PATH="$(CURDIR)/$(BIN):$$PATH" PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/.prometheus" LOG_FORMAT=text LOG_TASK_RUNS=0 \
 		$(BIN)/honcho start $$processes
 
-test: $(VENV)/installed-dev lint
+# The AsyncAPI project's parser, which the suite runs on GET /v1/asyncapi (node and npm needed).
+ASYNCAPI_TOOLS := tools/asyncapi
+
+test: $(VENV)/installed-dev $(ASYNCAPI_TOOLS)/node_modules/.installed lint
 	@scripts/ensure-services redis postgres rabbitmq chromium
 	@echo "== Tests on SQLite"
 	$(BIN)/pytest -m "not postgres"
@@ -64,6 +67,10 @@ $(VENV)/installed: requirements.txt
 	test -d $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(ASYNCAPI_TOOLS)/node_modules/.installed: $(ASYNCAPI_TOOLS)/package.json $(ASYNCAPI_TOOLS)/package-lock.json
+	cd $(ASYNCAPI_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(VENV)/installed-dev: $(VENV)/installed requirements-dev.txt

@@ -48,14 +48,25 @@ OPENAPI_WEBHOOKS = [
 
 
 @functools.cache
+def openapi_document() -> dict:
+    """The OpenAPI document, built once per process: the event schemas are read from it."""
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def envelope_schema_name(spec: EventTypeSpec, document: dict) -> str:
+    """The name of the envelope's schema among the document's components."""
+    envelope = document["webhooks"][spec.type]["post"]["requestBody"]["content"]["application/json"]
+    return envelope["schema"]["$ref"].rsplit("/", 1)[-1]
+
+
+@functools.cache
 def event_types() -> list[dict]:
     """Each event type with its description and a self-contained JSON Schema of its `data`."""
-    document = SchemaGenerator().get_schema(request=None, public=True)
+    document = openapi_document()
     components = document["components"]["schemas"]
     catalog = []
     for spec in registry.specs():
-        envelope = document["webhooks"][spec.type]["post"]["requestBody"]["content"]["application/json"]
-        envelope_schema = components[envelope["schema"]["$ref"].rsplit("/", 1)[-1]]
+        envelope_schema = components[envelope_schema_name(spec, document)]
         catalog.append(
             {
                 "type": str(spec.type),

@@ -2,12 +2,27 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.db.models.expressions import Func
 from django.utils import timezone
 from uuid6 import uuid7
 
 
 def default_relay_at():
     return timezone.now() + settings.OUTBOX_RELAY_AFTER
+
+
+class CurrentTransactionId(Func):
+    """The writing transaction's id, as the database assigns it: the first half of an event's
+    commit position (see `events.positions`). On SQLite, whose writers take turns from BEGIN to
+    COMMIT, ids are already in commit order and this is 0."""
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "0", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return "(pg_current_xact_id()::text::bigint)", []
 
 
 class Event(models.Model):
@@ -44,6 +59,11 @@ class Event(models.Model):
         "Empty once confirmed, or when there was no bus.",
     )
     bus_publish_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    txid = models.BigIntegerField(
+        db_default=CurrentTransactionId(),
+        editable=False,
+        help_text="The id of the transaction that wrote the event: (txid, id) is its place in commit order.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -54,6 +74,7 @@ class Event(models.Model):
             models.Index(
                 fields=["bus_publish_at"], name="event_to_publish_idx", condition=models.Q(bus_publish_at__isnull=False)
             ),
+            models.Index(fields=["txid", "id"], name="event_commit_position_idx"),
         ]
 
     def __str__(self) -> str:

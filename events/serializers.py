@@ -37,6 +37,31 @@ class EventSerializer(serializers.ModelSerializer):
 class EventFilterSerializer(FilterSerializer):
     type = EventTypeField(required=False)
     created_after = serializers.DateTimeField(required=False)
+    after = serializers.UUIDField(
+        required=False,
+        help_text="An event id: the events after that one, oldest first, in the order they were committed "
+        "(to catch up from the last event seen). `next` carries on from the last one listed.",
+    )
+
+
+class EventStreamFilterSerializer(FilterSerializer):
+    types = serializers.CharField(
+        required=False,
+        help_text="Comma-separated event types and `prefix.*` wildcards (`order.*,payment.succeeded`); "
+        "default: every type.",
+    )
+    after = serializers.UUIDField(
+        required=False, help_text="Resume after this event id (as the `Last-Event-ID` header does)."
+    )
+
+    def validate_types(self, value: str) -> list[str]:
+        patterns = [pattern.strip() for pattern in value.split(",") if pattern.strip()]
+        unknown = sorted(set(patterns) - set(registry.known_patterns()))
+        if not patterns or unknown:
+            raise serializers.ValidationError(
+                f"Name registered event types or `prefix.*` wildcards (unknown: {', '.join(unknown) or 'none given'})."
+            )
+        return patterns
 
 
 class EventTypeSerializer(serializers.Serializer):

@@ -41,7 +41,7 @@ from django.utils import timezone
 from core import log_context
 from core.pruning import delete_in_batches
 from core.workers import in_task
-from events import bus
+from events import bus, wakeup
 from events.metrics import EVENTS_PUBLISHED
 from events.models import Event, default_relay_at
 from events.signals import events_published, events_recorded
@@ -80,7 +80,9 @@ def publishing_together() -> Iterator[None]:
 
 
 def _record(events: list[Event]) -> None:
-    """Write the events in the caller's transaction and dispatch them by one of the two routes."""
+    """Write the events in the caller's transaction and dispatch them by one of the two routes.
+    Either way, once it commits, open event streams are told to look (`events.wakeup`)."""
+    transaction.on_commit(lambda: wakeup.notify(owner_ids={event.owner_id for event in events}), robust=True)
     if to_bus := bus.enabled():
         publish_at = default_relay_at()
         for event in events:

@@ -1,16 +1,33 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import viewsets
+import json
+import uuid
+
+from django.db import connection
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import renderers, viewsets
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from events import asyncapi, positions, stream, stream_slots
 from events.catalog import event_types
 from events.selectors import events_visible_to
-from events.serializers import EventFilterSerializer, EventSerializer, EventTypeSerializer
+from events.serializers import (
+    EventFilterSerializer,
+    EventSerializer,
+    EventStreamFilterSerializer,
+    EventTypeSerializer,
+)
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[EventFilterSerializer], summary="List your events, newest first"),
+    list=extend_schema(
+        parameters=[EventFilterSerializer],
+        summary="List your events, newest first (with `after`: the events after that one, oldest first)",
+    ),
     retrieve=extend_schema(summary="Retrieve one event"),
 )
 class EventViewSet(viewsets.ReadOnlyModelViewSet):
@@ -19,13 +36,32 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         events = events_visible_to(self.request.user)
         if self.action == "list":
-            filters = EventFilterSerializer(data=self.request.query_params)
-            filters.is_valid(raise_exception=True)
-            if "type" in filters.validated_data:
-                events = events.filter(type=filters.validated_data["type"])
-            if "created_after" in filters.validated_data:
-                events = events.filter(created_at__gt=filters.validated_data["created_after"])
+            filters = self._filters()
+            if "type" in filters:
+                events = events.filter(type=filters["type"])
+            if "created_after" in filters:
+                events = events.filter(created_at__gt=filters["created_after"])
         return events
+
+    def _filters(self) -> dict:
+        filters = EventFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return filters.validated_data
+
+    def list(self, request, *args, **kwargs):
+        if "after" not in (filters := self._filters()):
+            return super().list(request, *args, **kwargs)
+        anchor = events_visible_to(request.user).filter(id=filters["after"]).first()
+        if anchor is None:
+            raise NotFound(f"No event {filters['after']} of yours.")
+        limit = self.paginator.get_page_size(request)
+        found, _, _ = positions.read_after(self.get_queryset(), positions.position_of(anchor), limit=limit)
+        next_page = (
+            replace_query_param(request.build_absolute_uri(), "after", str(found[-1].id))
+            if len(found) == limit
+            else None
+        )
+        return Response({"next": next_page, "previous": None, "results": self.get_serializer(found, many=True).data})
 
 
 class EventTypesView(APIView):
@@ -36,3 +72,90 @@ class EventTypesView(APIView):
     @extend_schema(responses={200: EventTypeSerializer(many=True)}, summary="Every event type, with its schema")
     def get(self, request):
         return Response(event_types())
+
+
+class EventStreamRenderer(renderers.BaseRenderer):
+    """`text/event-stream` for the stream itself; a refusal (a problem document) is still JSON."""
+
+    media_type = "text/event-stream"
+    format = "event-stream"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data).encode()
+
+
+LAST_EVENT_ID = OpenApiParameter(
+    "Last-Event-ID",
+    OpenApiTypes.UUID,
+    OpenApiParameter.HEADER,
+    description="Resume after this event (EventSource sends it when it reconnects): first the events missed, "
+    "from the database, in order, then live ones, with no gap and no repeat.",
+)
+
+
+class EventStreamView(APIView):
+    """The live event stream (Server-Sent Events), served by the ASGI side of the web server:
+    the view checks the request in a thread, then the stream waits on the event loop."""
+
+    renderer_classes = [EventStreamRenderer, renderers.JSONRenderer]
+
+    @extend_schema(
+        operation_id="events_stream",
+        summary="Stream your events live (Server-Sent Events)",
+        description="Each event as `id: <event id>`, `event: <type>`, `data: <envelope JSON>`; a comment line "
+        "(`: heartbeat`) at least every 15 s. Staff see every customer's events. At most "
+        "`MAX_EVENT_STREAMS_PER_USER` streams per user (429 beyond); a client that stops reading is disconnected. "
+        "The AsyncAPI document (`GET /v1/asyncapi`) describes the messages.",
+        parameters=[EventStreamFilterSerializer, LAST_EVENT_ID],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, description="An endless stream of events and heartbeats."
+            ),
+            404: OpenApiResponse(description="`Last-Event-ID` or `after` names no event of yours."),
+            429: OpenApiResponse(description="Too many streams open, or too many requests; see `Retry-After`."),
+        },
+    )
+    def get(self, request):
+        filters = EventStreamFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        events = stream.streamed_events(user=request.user, patterns=filters.validated_data.get("types", []))
+        resume = self._resume_after(request, filters.validated_data.get("after"))
+        if resume is None:
+            start = positions.tail()
+        elif (anchor := stream.streamed_events(user=request.user, patterns=[]).filter(id=resume).first()) is None:
+            raise NotFound(f"No event {resume} of yours to resume after.")
+        else:
+            start = positions.position_of(anchor)
+        slot = stream_slots.take(user_id=request.user.id)
+        if not connection.in_atomic_block:
+            connection.close()  # the stream looks with a connection of its own, only while it looks
+        response = StreamingHttpResponse(
+            stream.stream(user=request.user, events=events, start=start, slot=slot), content_type="text/event-stream"
+        )
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold events back
+        return response
+
+    @staticmethod
+    def _resume_after(request, after: uuid.UUID | None) -> uuid.UUID | None:
+        header = request.headers.get("Last-Event-ID", "").strip()
+        if not header:
+            return after
+        try:
+            return uuid.UUID(header)
+        except ValueError:
+            raise ValidationError({"Last-Event-ID": ["Send an event id."]}) from None
+
+
+class AsyncApiView(APIView):
+    """The AsyncAPI 3.0 document of the event bus and the event stream."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="asyncapi",
+        summary="The AsyncAPI 3.0 document: the event bus and the event stream",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="An AsyncAPI 3.0 document.")},
+    )
+    def get(self, request):
+        return Response(asyncapi.document(host=request.get_host(), protocol=request.scheme))

@@ -125,13 +125,21 @@ class Processes:
         wait_for(lambda: port_open(port), timeout=10, what="redis to start")
         return f"redis://127.0.0.1:{port}"
 
-    def start_web(self, *, port: int, workers: int = 2, threads: int = 4, wait: bool = True) -> str:
-        """gunicorn on loopback; its URL. With `wait`, once it answers /healthz."""
+    def start_web(self, *, port: int, workers: int = 2, threads: int = 4, wait: bool = True, asgi: bool = False) -> str:
+        """gunicorn on loopback; its URL. With `wait`, once it answers /healthz. With `asgi`, as the
+        run command serves it: uvicorn workers, `threads` threads each for the synchronous API."""
+        server = (
+            ("petstore.asgi", "--worker-class", "uvicorn_worker.UvicornWorker")
+            if asgi
+            else ("petstore.wsgi", "--threads", str(threads))
+        )
+        if asgi:
+            self.env = {**self.env, "WEB_THREADS": str(threads)}
         self.spawn(
             "web",
             [
-                *(PYTHON, "-m", "gunicorn", "petstore.wsgi"),
-                *("--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)),
+                *(PYTHON, "-m", "gunicorn", *server),
+                *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
             ],
         )
         url = f"http://127.0.0.1:{port}"

@@ -90,6 +90,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "petstore.urls"
 WSGI_APPLICATION = "petstore.wsgi.application"
+ASGI_APPLICATION = "petstore.asgi.application"
+# Threads per web process for the synchronous API (petstore.asgi hands it every path but the stream).
+WEB_THREADS = int(env("WEB_THREADS", "8"))
 
 TEMPLATES = [
     {
@@ -247,6 +250,16 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 OUTBOX_RELAY_AFTER = timedelta(seconds=int(env("OUTBOX_RELAY_AFTER", "30")))
 # Each further relay of one event waits twice as long as the last, up to this.
 OUTBOX_RELAY_MAX_DELAY = timedelta(seconds=int(env("OUTBOX_RELAY_MAX_DELAY", "600")))
+# The live stream (GET /v1/events/stream): open streams per user, counted across processes in
+# Redis (a slot a killed process held expires after EVENT_STREAM_SLOT_TTL seconds); a comment line
+# at least every EVENT_STREAM_HEARTBEAT seconds; a look at the database at least every
+# EVENT_STREAM_POLL_INTERVAL seconds even with no wake-up; a client that takes no bytes for
+# EVENT_STREAM_SEND_TIMEOUT seconds is disconnected.
+MAX_EVENT_STREAMS_PER_USER = int(env("MAX_EVENT_STREAMS_PER_USER", "5"))
+EVENT_STREAM_HEARTBEAT = float(env("EVENT_STREAM_HEARTBEAT", "15"))
+EVENT_STREAM_POLL_INTERVAL = float(env("EVENT_STREAM_POLL_INTERVAL", "5"))
+EVENT_STREAM_SEND_TIMEOUT = float(env("EVENT_STREAM_SEND_TIMEOUT", "30"))
+EVENT_STREAM_SLOT_TTL = int(env("EVENT_STREAM_SLOT_TTL", "60"))
 # Dispatched events older than this, with no delivery left that refers to them, are deleted.
 EVENT_RETENTION = timedelta(days=int(env("EVENT_RETENTION_DAYS", "90")))
 # The event bus (RabbitMQ): unset, there is none and it costs nothing. Set, every event is also

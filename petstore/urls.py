@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from accounts.views import TokenView, UserRegistrationView
-from events.views import EventTypesView, EventViewSet
+from events.views import AsyncApiView, EventStreamView, EventTypesView, EventViewSet
 from inventory.views import InventoryView, PetViewSet
 from orders.views import OrderViewSet
 from petstore import health
@@ -23,6 +23,8 @@ api = [
     path("auth/tokens", TokenView.as_view(), name="auth-tokens"),
     path("store/inventory", InventoryView.as_view(), name="store-inventory"),
     path("event-types", EventTypesView.as_view(), name="event-types"),
+    path("events/stream", EventStreamView.as_view(), name="event-stream"),
+    path("asyncapi", AsyncApiView.as_view(), name="asyncapi"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *router.urls,
