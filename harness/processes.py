@@ -125,16 +125,11 @@ class Processes:
         wait_for(lambda: port_open(port), timeout=10, what="redis to start")
         return f"redis://127.0.0.1:{port}"
 
-    def start_web(self, *, port: int, workers: int = 2, threads: int = 4, wait: bool = True, asgi: bool = False) -> str:
-        """gunicorn on loopback; its URL. With `wait`, once it answers /healthz. With `asgi`, as the
-        run command serves it: uvicorn workers, `threads` threads each for the synchronous API."""
-        server = (
-            ("petstore.asgi", "--worker-class", "uvicorn_worker.UvicornWorker")
-            if asgi
-            else ("petstore.wsgi", "--threads", str(threads))
-        )
-        if asgi:
-            self.env = {**self.env, "WEB_THREADS": str(threads)}
+    def start_web(self, *, port: int, workers: int = 2, threads: int = 4, wait: bool = True) -> str:
+        """gunicorn on loopback as the run command serves it (uvicorn workers, `threads` threads each
+        for the synchronous API); its URL. With `wait`, once it answers /healthz."""
+        server = ("petstore.asgi", "--worker-class", "uvicorn_worker.UvicornWorker")
+        self.env = {**self.env, "WEB_THREADS": str(threads)}
         self.spawn(
             "web",
             [

@@ -35,7 +35,7 @@ STREAM_SETTINGS = {
 def start_server(worker_env, logs, **extra) -> tuple[Processes, str]:
     processes = Processes(env={**worker_env, **STREAM_SETTINGS, **extra}, logs=logs)
     # One process with two threads for the API: open streams must not take any of them.
-    return processes, processes.start_web(port=free_port(), workers=1, threads=2, asgi=True)
+    return processes, processes.start_web(port=free_port(), workers=1, threads=2)
 
 
 @pytest.fixture(scope="module")
