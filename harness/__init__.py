@@ -2,7 +2,7 @@
 beat, a private Redis, loopback receivers and a TCP proxy to cut, started, supervised and stopped in one place.
 
 A development tool, not a Django app: it knows the product only by its command lines
-(`manage.py`, `petstore.wsgi`, `celery -A petstore`) and imports nothing of it.
+(`manage.py`, `petstore.asgi`, `celery -A petstore`) and imports nothing of it.
 """
 
 from harness.processes import (
