@@ -25,6 +25,8 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
                 events = events.filter(type=filters.validated_data["type"])
             if "created_after" in filters.validated_data:
                 events = events.filter(created_at__gt=filters.validated_data["created_after"])
+            if "subject" in filters.validated_data:
+                events = events.filter(subject=filters.validated_data["subject"])
         return events
 
 
