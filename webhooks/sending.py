@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -27,6 +28,7 @@ from webhooks.sender import Request, Sender
 
 logger = logging.getLogger(__name__)
 
+MAX_DEFER_GROUPS = 10  # a rate-limited backlog goes back to the database in at most this many UPDATEs a batch
 STUCK_AFTER = 1.0  # seconds: an endpoint whose oldest request has hung longer gets no line
 
 
@@ -63,24 +65,32 @@ def _start_paced(requests: list[Request]) -> None:
 
 
 def _pace(requests: list[Request]) -> None:
-    """Reserve each request's slot at its endpoint's rate; start it then, or, if the slot is beyond
-    the pacer's horizon, put its delivery back to be due when the slot comes within reach."""
-    slotted, later, beyond = [], [], float("inf")
+    """Reserve each request's slot at its endpoint's rate; start it then. Once an endpoint's next
+    slot is beyond the pacer's horizon, its further requests are not asked about: their deliveries
+    go back to the database, due again in groups, each group about when its slots come within
+    reach (so a long backlog is not claimed again on every sweep)."""
+    slotted, later = [], defaultdict(list)
+    beyond: dict[uuid.UUID, float] = {}  # endpoint → how far off its next free slot is
     for request in requests:
-        try:
-            wait = ratelimit.reserve(endpoint_id=request.endpoint_id, rate=request.delivery.endpoint.rate_limit)
-        except Exception:  # noqa: BLE001 - Redis away: the limit is a promise, so wait rather than send
-            logger.warning("rate limit of endpoint %s unknown (cache unreachable): delivery waits", request.endpoint_id)
-            wait = -2 * ratelimit.HORIZON
-        if wait >= 0:
-            slotted.append((wait, request))
-        else:
-            later.append(request.delivery.id)
-            beyond = min(beyond, -wait)
+        endpoint = request.delivery.endpoint
+        if endpoint.id not in beyond:
+            try:
+                wait = ratelimit.reserve(endpoint_id=endpoint.id, rate=endpoint.rate_limit)
+            except Exception:  # noqa: BLE001 - Redis away: the limit is a promise, so wait rather than send
+                logger.warning("rate limit of endpoint %s unknown (cache unreachable): delivery waits", endpoint.id)
+                wait = -2 * ratelimit.HORIZON
+            if wait >= 0:
+                slotted.append((wait, request))
+                continue
+            beyond[endpoint.id] = -wait
+        waiting = sum(len(ids) for (endpoint_id, _), ids in later.items() if endpoint_id == endpoint.id)
+        group = min(int(waiting / max(1.0, endpoint.rate_limit * ratelimit.HORIZON / 2)), MAX_DEFER_GROUPS)
+        later[(endpoint.id, group)].append(request.delivery.id)
     if slotted:
         _pacer().at(slotted)
-    if later:  # unreserved slots are all about as far off: due again once half the horizon is left
-        recording.defer(later, seconds=beyond - ratelimit.HORIZON / 2)
+    for (endpoint_id, group), delivery_ids in later.items():
+        half = ratelimit.HORIZON / 2
+        recording.defer(delivery_ids, seconds=beyond[endpoint_id] - half + group * half)
 
 
 def claim(delivery_ids: Sequence[uuid.UUID]) -> list[Delivery]:
