@@ -8,7 +8,10 @@ from harness import ROOT
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/petstore_bench")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
-WEB_PORT, RECEIVER_PORT = 8100, 8101
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", f"{REDIS}/10")
+CACHE_URL = os.environ.get("BENCH_CACHE_URL", f"{REDIS}/11")
+WEB_PORT = int(os.environ.get("BENCH_WEB_PORT", "8100"))
+RECEIVER_PORT = int(os.environ.get("BENCH_RECEIVER_PORT", "8101"))
 WEB, RECEIVER = f"http://127.0.0.1:{WEB_PORT}", f"http://127.0.0.1:{RECEIVER_PORT}"
 LOGS: Path = ROOT / "artifacts" / "bench"
 ENV = {
@@ -16,8 +19,8 @@ ENV = {
     "DJANGO_SETTINGS_MODULE": "petstore.settings",
     "BENCH": "1",
     "DATABASE_URL": DATABASE_URL,
-    "CELERY_BROKER_URL": f"{REDIS}/10",
-    "CACHE_URL": f"{REDIS}/11",
+    "CELERY_BROKER_URL": BROKER_URL,
+    "CACHE_URL": CACHE_URL,
     "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "1",
     "API_RATE_LIMIT": "1000000/min",
     # The scenarios subscribe more endpoints than a customer may (MAX_WEBHOOK_ENDPOINTS_PER_USER).

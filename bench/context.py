@@ -62,6 +62,21 @@ class Bench:
     def reset_receiver(self) -> None:
         requests.delete(f"{RECEIVER}/stats", timeout=5)
 
+    def drain(self, *setup: str, path: str, count: int, also: tuple[str, ...] = (), limit: float = 90) -> float:
+        """Deliveries per second to `path`: the workers stopped, `bench_setup` `setup` (and `also`
+        beside it) makes deliveries due, then the workers start and drain them (up to `limit` s)."""
+        self.stack.stop_workers()
+        self.stack.manage("bench_setup", *setup)
+        if also:
+            self.stack.manage("bench_setup", *setup[:1], *also)
+        self.reset_receiver()
+        self.start_workers()
+        started = time.monotonic()
+        deadline = started + limit
+        while self.receiver_stats()["paths"].get(path, 0) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return self.receiver_stats()["paths"].get(path, 0) / (time.monotonic() - started)
+
     # --- between scenarios ------------------------------------------------------------------
 
     def forget_unprocessed_orders(self) -> None:

@@ -14,6 +14,7 @@ def serve(port: int, hang_seconds: float) -> None:
     by_path: dict[str, dict[str, float]] = {}  # path → order id → its order.created's arrival
     lock = threading.Lock()
     counts = {"requests": 0}
+    paths: dict[str, int] = {}  # path → requests
 
     class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind nginx would
@@ -27,6 +28,7 @@ def serve(port: int, hang_seconds: float) -> None:
             order = envelope.get("data", {}).get("order", {})
             with lock:
                 counts["requests"] += 1
+                paths[self.path] = paths.get(self.path, 0) + 1
                 if envelope["type"] == "order.created":
                     arrivals.setdefault(order["id"], now)
                     by_path.setdefault(self.path, {}).setdefault(order["id"], now)
@@ -34,13 +36,15 @@ def serve(port: int, hang_seconds: float) -> None:
 
         def do_GET(self):
             with lock:
-                body = json.dumps({"requests": counts["requests"], "arrivals": arrivals, "by_path": by_path}).encode()
+                stats = {"requests": counts["requests"], "paths": paths, "arrivals": arrivals, "by_path": by_path}
+                body = json.dumps(stats).encode()
             self.reply(200, body, "application/json")
 
         def do_DELETE(self):
             with lock:
                 arrivals.clear()
                 by_path.clear()
+                paths.clear()
                 counts["requests"] = 0
             self.reply(204)
 

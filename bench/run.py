@@ -1,5 +1,6 @@
 """`make bench`: every scenario against the real stack (gunicorn, Celery worker and beat,
 PostgreSQL, Redis) on this machine, each beside a baseline measured in the same run.
+`python -m bench.run P7 P8` runs only those scenarios (P1 P2 P3 P4 P5 P6 P7 P8 M1).
 
 Prints one table: scenario, our figure, the baseline, the ratio, the target, pass or fail.
 
@@ -9,12 +10,13 @@ command, so this process never sets Django up.
 """
 
 import os
+import sys
 import time
 from pathlib import Path
 
 import redis
 
-from bench.config import DATABASE_URL, LOGS, RECEIVER_PORT, REDIS, WEB_PORT
+from bench.config import BROKER_URL, CACHE_URL, DATABASE_URL, LOGS, RECEIVER_PORT, WEB_PORT
 from bench.context import Bench
 from bench.scenarios import (
     b1_budgets,
@@ -22,43 +24,55 @@ from bench.scenarios import (
     p1_intake,
     p2_order_to_webhook,
     p3_drain,
+    p4_overload,
     p4_sustained,
     p5_hanging_endpoint,
     p6_fan_out,
+    p7_ordered,
+    p8_rate_limit,
 )
 from harness import PYTHON, HarnessError, fresh_database, port_open, wait_for
 
+# After P1 (the API alone), in this order, once the workers run; True: let the backlog drain after.
+WITH_WORKERS = [
+    ("P2", p2_order_to_webhook, True),
+    ("P5", p5_hanging_endpoint, True),
+    ("P6", p6_fan_out, True),
+    ("P4", p4_sustained, False),
+    ("M1", m1_memory, True),  # the memory P4 left
+    ("P3", p3_drain, False),
+    ("P7", p7_ordered, True),
+    ("P8", p8_rate_limit, True),
+    ("P4X", p4_overload, False),  # last: it leaves a backlog behind
+]
+SCENARIOS = ["B1", "P1", *(name for name, _, _ in WITH_WORKERS)]
 
-def run(bench: Bench) -> None:
+
+def run(bench: Bench, chosen: list[str]) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
-    print("B1: one order through the budget test…", flush=True)
-    b1_budgets.run(bench)
+    if "B1" in chosen:
+        print("B1: one order through the budget test…", flush=True)
+        b1_budgets.run(bench)
     print("Preparing a fresh bench database and the stack…", flush=True)
     fresh_database(DATABASE_URL)
     bench.stack.manage("migrate", "--noinput")
-    for database in (10, 11):
-        redis.Redis.from_url(f"{REDIS}/{database}").flushdb()
+    for url in (BROKER_URL, CACHE_URL):
+        redis.Redis.from_url(url).flushdb()
     bench.stack.spawn("receiver", [PYTHON, "-m", "bench.receiver", "--port", str(RECEIVER_PORT)])
     try:
         bench.stack.start_web(port=WEB_PORT, workers=2, threads=4)
         wait_for(lambda: port_open(RECEIVER_PORT), timeout=10, what="the receiver")
         bench.setup()
-        p1_intake.run(bench)
+        if "P1" in chosen:
+            p1_intake.run(bench)
         bench.forget_unprocessed_orders()
         bench.start_workers()
         bench.stack.start_beat(loglevel="WARNING", scheduler="django_celery_beat.schedulers:DatabaseScheduler")
-        p2_order_to_webhook.run(bench)
-        bench.settle()
-        p5_hanging_endpoint.run(bench)
-        bench.settle()
-        p6_fan_out.run(bench)
-        bench.settle()
-        p4_sustained.run(bench)
-        m1_memory.run(bench)
-        bench.settle()
-        p3_drain.run(bench)
-        bench.settle()
-        p4_sustained.overload(bench)  # last: it leaves a backlog behind
+        for name, scenario, settle_after in WITH_WORKERS:
+            if name in chosen:
+                scenario.run(bench)
+                if settle_after:
+                    bench.settle()
     finally:
         bench.stack.stop_all()
 
@@ -86,9 +100,12 @@ def print_table(rows: list[tuple]) -> None:
 
 
 def main() -> None:
+    chosen = [name.upper() for name in sys.argv[1:]] or SCENARIOS
+    if unknown := set(chosen) - set(SCENARIOS):
+        raise SystemExit(f"bench: no scenario {', '.join(sorted(unknown))}; choose among {' '.join(SCENARIOS)}")
     bench = Bench()
     try:
-        run(bench)
+        run(bench, chosen)
     except HarnessError as error:
         raise SystemExit(f"bench: {error}") from error
     print_table(bench.rows)

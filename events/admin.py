@@ -8,11 +8,11 @@ from events.models import Event
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ["id", "type", "subject", "owner", "created_at", "dispatched_at"]
+    list_display = ["id", "type", "subject", "sequence", "owner", "created_at", "dispatched_at"]
     list_filter = ["type", ("dispatched_at", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["=id", "=subject", "owner__username"]
     date_hierarchy = "created_at"
-    fields = ["id", "type", "owner", "subject", "created_at", "dispatched_at", "pretty_data"]
+    fields = ["id", "type", "owner", "subject", "sequence", "created_at", "dispatched_at", "pretty_data"]
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:

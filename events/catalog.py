@@ -25,6 +25,13 @@ def _envelope(spec: EventTypeSpec) -> type[serializers.Serializer]:
             "id": serializers.UUIDField(help_text="The event id; also the `webhook-id` header. Deduplicate on it."),
             "type": serializers.ChoiceField(choices=[str(spec.type)]),
             "timestamp": serializers.DateTimeField(),
+            "subject": serializers.CharField(
+                help_text="What the event is about: `order/<id>`, `pet/<id>`, `endpoint/<id>`."
+            ),
+            "sequence": serializers.IntegerField(
+                min_value=1,
+                help_text="The subject's events counted from 1, with no gaps: order by it, see what you missed.",
+            ),
             "data": spec.data(),
         },
     )

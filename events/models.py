@@ -42,8 +42,9 @@ class Event(models.Model):
         related_name="events",
         help_text="The customer the event is about; empty for store-wide events (inventory).",
     )
-    subject = models.CharField(
-        max_length=100, db_index=True, help_text="What the event is about: `order/<id>`, `pet/<id>`…"
+    subject = models.CharField(max_length=100, help_text="What the event is about: `order/<id>`, `pet/<id>`…")
+    sequence = models.PositiveIntegerField(
+        help_text="The subject's events counted from 1, with no gaps (`SubjectSequence`)."
     )
     data = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -67,6 +68,7 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["subject", "sequence"], name="one_event_per_subject_sequence")]
         indexes = [
             models.Index(
                 fields=["relay_at"], name="event_to_relay_idx", condition=models.Q(dispatched_at__isnull=True)
@@ -80,8 +82,6 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
 
-    MESSAGE_FIELDS = ("id", "type", "owner_id", "subject", "data", "created_at")
-
     def as_message(self) -> dict:
         """The event as a task message carries it, so that the worker need not read it back."""
         return {
@@ -89,6 +89,7 @@ class Event(models.Model):
             "type": self.type,
             "owner_id": self.owner_id,
             "subject": self.subject,
+            "sequence": self.sequence,
             "data": self.data,
             "created_at": self.created_at.isoformat(),
         }
@@ -103,5 +104,19 @@ class Event(models.Model):
             "id": str(self.id),
             "type": self.type,
             "timestamp": self.created_at.isoformat().replace("+00:00", "Z"),
+            "subject": self.subject,
+            "sequence": self.sequence,
             "data": self.data,
         }
+
+
+class SubjectSequence(models.Model):
+    """The last sequence number given to a subject's events. Its row is bumped in the transaction
+    that records them, so concurrent transactions of one subject take their numbers in turn, and
+    a rollback gives its numbers back: no gap, no repeat."""
+
+    subject = models.CharField(max_length=100, primary_key=True)
+    last = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.last}"

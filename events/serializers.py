@@ -26,17 +26,25 @@ class EventSerializer(serializers.ModelSerializer):
 
     timestamp = serializers.DateTimeField(source="created_at")
     type = EventTypeField()
+    subject = serializers.CharField(help_text="What the event is about: `order/<id>`, `pet/<id>`, `endpoint/<id>`.")
+    sequence = serializers.IntegerField(
+        min_value=1,
+        help_text="The subject's events counted from 1, with no gaps: order by it, and see what you missed.",
+    )
     data = serializers.JSONField(help_text="The object(s) the event is about, as the API showed them then.")
 
     class Meta:
         model = Event
-        fields = ["id", "type", "timestamp", "data"]
+        fields = ["id", "type", "timestamp", "subject", "sequence", "data"]
         read_only_fields = fields
 
 
 class EventFilterSerializer(FilterSerializer):
     type = EventTypeField(required=False)
     created_after = serializers.DateTimeField(required=False)
+    subject = serializers.CharField(
+        required=False, max_length=100, help_text="Only this subject's events, e.g. `order/<order id>`."
+    )
     after = serializers.UUIDField(
         required=False,
         help_text="An event id: the events after that one, oldest first, in the order they were committed "

@@ -30,12 +30,13 @@ idempotent.
 import contextvars
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import log_context
@@ -43,7 +44,7 @@ from core.pruning import delete_in_batches
 from core.workers import in_task
 from events import bus, wakeup
 from events.metrics import EVENTS_PUBLISHED
-from events.models import Event, default_relay_at
+from events.models import Event, SubjectSequence, default_relay_at
 from events.signals import events_published, events_recorded
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def publishing_together() -> Iterator[None]:
 def _record(events: list[Event]) -> None:
     """Write the events in the caller's transaction and dispatch them by one of the two routes.
     Either way, once it commits, open event streams are told to look (`events.wakeup`)."""
+    _number(events)
     transaction.on_commit(lambda: wakeup.notify(owner_ids={event.owner_id for event in events}), robust=True)
     if to_bus := bus.enabled():
         publish_at = default_relay_at()
@@ -100,6 +102,28 @@ def _record(events: list[Event]) -> None:
         transaction.on_commit(lambda: _count_dispatched(events))
         if to_bus:
             transaction.on_commit(lambda: publish_to_bus(events), robust=True)
+
+
+def _number(events: list[Event]) -> None:
+    """Give each event the next sequence number of its subject, in one statement for the batch.
+
+    The counter rows stay locked until the caller's transaction ends: a concurrent transaction of
+    the same subject waits for it and then counts on from its numbers, and a rollback gives the
+    numbers back. Subjects are taken in sorted order, so two transactions recording events of the
+    same subjects (an order and its pets) never wait for each other in a circle."""
+    counts = Counter(event.subject for event in events)
+    subjects = sorted(counts)
+    table = connection.ops.quote_name(SubjectSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (subject, last) VALUES {', '.join(['(%s, %s)'] * len(subjects))}"
+            f" ON CONFLICT (subject) DO UPDATE SET last = {table}.last + excluded.last RETURNING subject, last",
+            [value for subject in subjects for value in (subject, counts[subject])],
+        )
+        last = dict(cursor.fetchall())
+    for event in events:  # the batch's events of one subject, numbered in the order they were published
+        event.sequence = last[event.subject] - counts[event.subject] + 1
+        counts[event.subject] -= 1
 
 
 def dispatch_by_id(*, event_id: uuid.UUID, as_recorded: dict | None = None) -> None:

@@ -41,6 +41,8 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
                 events = events.filter(type=filters["type"])
             if "created_after" in filters:
                 events = events.filter(created_at__gt=filters["created_after"])
+            if "subject" in filters:
+                events = events.filter(subject=filters["subject"])
         return events
 
     def _filters(self) -> dict:

@@ -128,3 +128,39 @@ def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
 
     queued = [delivery_id for call in queue.call_args_list for delivery_id in call.args[0]]
     assert (sum(swept), len(queued), len(set(queued))) == (300, 300, 300)
+
+
+def test_sequences_stay_gap_free_and_distinct_under_concurrent_payment_cancel_and_restock(customer, pet):
+    """Payments and cancels of the same orders and restocks of their pet, all at once: every
+    subject's events are numbered 1, 2, 3… with no gap and no number twice."""
+    from events.models import Event, SubjectSequence
+    from inventory.services import restock
+    from orders import services
+
+    Pet.objects.filter(id=pet.id).update(stock=1000)
+    orders = [
+        services.place_order(
+            user=customer.user,
+            items=[{"pet_id": pet.id, "quantity": 1}],
+            payment={"method": "card", "token": "tok_visa"},
+        ).order
+        for _ in range(8)
+    ]
+    actions = [
+        *(partial(services.capture_payment, order_id=order.id) for order in orders),
+        *(partial(services.cancel_order, order_id=order.id) for order in orders),
+        *(partial(restock, pet_id=pet.id, quantity=1) for _ in range(8)),
+    ]
+
+    run_at_once(len(actions), lambda index: actions[index]())
+
+    numbers: dict[str, list[int]] = {}
+    for subject, sequence in Event.objects.order_by("subject", "sequence").values_list("subject", "sequence"):
+        numbers.setdefault(subject, []).append(sequence)
+    assert set(numbers) == {f"order/{order.id}" for order in orders} | {f"pet/{pet.id}"}
+    assert len(numbers[f"pet/{pet.id}"]) >= 8 + 1  # the restocks, and the placements and cancels
+    for subject, sequences in numbers.items():
+        assert sequences == list(range(1, len(sequences) + 1)), subject
+    assert dict(SubjectSequence.objects.values_list("subject", "last")) == {
+        subject: len(sequences) for subject, sequences in numbers.items()
+    }

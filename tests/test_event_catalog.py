@@ -35,4 +35,4 @@ def test_the_openapi_document_has_a_webhook_per_event_type():
     assert sorted(schema["webhooks"]) == sorted(CONTRACT_TYPES)
     body = schema["webhooks"]["payment.succeeded"]["post"]["requestBody"]["content"]["application/json"]
     envelope = schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[-1]]
-    assert set(envelope["properties"]) == {"id", "type", "timestamp", "data"}
+    assert set(envelope["properties"]) == {"id", "type", "timestamp", "subject", "sequence", "data"}

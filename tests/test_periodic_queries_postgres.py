@@ -1,6 +1,7 @@
 """Every periodic query, and the admin's dashboard, is served by an index, however large the tables.
 
-About 100,000 rows in each of orders, events, deliveries and attempts, spread over a month
+About 100,000 rows in each of orders, events, deliveries (each in its subject's line, as to an ordering
+endpoint) and attempts, spread over a month
 as a running store that prunes hourly leaves them (most work long finished, a few hours of rows
 past their retention); then every task of the beat schedule
 and the dashboard run here, their SQL is captured and each statement's plan is asked of
@@ -36,18 +37,19 @@ LOAD = [
               CASE WHEN n %% 1000 = 0 THEN now() ELSE now() - n * interval '26 seconds' END,
               CASE WHEN n %% 1000 = 0 THEN now() ELSE now() - n * interval '26 seconds' END
        FROM generate_series(1, %(rows)s) AS n""",
-    """INSERT INTO events_event (id, type, owner_id, subject, data, created_at, dispatched_at, relay_at, relay_attempts,
-           bus_publish_at)
-       SELECT gen_random_uuid(), 'order.created', %(user)s, 'order/' || gen_random_uuid(), '{}',
+    """INSERT INTO events_event (id, type, owner_id, subject, sequence, data, created_at, dispatched_at, relay_at,
+           relay_attempts, bus_publish_at)
+       SELECT gen_random_uuid(), 'order.created', %(user)s, 'order/' || gen_random_uuid(), 1, '{}',
               now() - n * interval '26 seconds', CASE WHEN n %% 1000 = 0 THEN NULL ELSE now() END,
               now() + interval '1 hour', 0, CASE WHEN n %% 1000 = 1 THEN now() + interval '1 hour' END
        FROM generate_series(1, %(rows)s) AS n""",
-    """INSERT INTO webhooks_delivery (id, endpoint_id, event_id, status, attempt_count, scheduled_attempts,
-           next_attempt_at, created_at, updated_at)
+    """INSERT INTO webhooks_delivery (id, endpoint_id, event_id, status, subject, sequence, attempt_count,
+           scheduled_attempts, next_attempt_at, created_at, updated_at)
        SELECT gen_random_uuid(), %(endpoint)s, e.id,
               CASE WHEN row_number() OVER () %% 1000 = 0 THEN 'pending'
                    WHEN row_number() OVER () %% 30 = 0 THEN 'failed' ELSE 'succeeded' END,
-              1, 1, CASE WHEN row_number() OVER () %% 1000 = 0 THEN now() + interval '1 hour' END,
+              e.subject, e.sequence, 1, 1,
+              CASE WHEN row_number() OVER () %% 1000 = 0 THEN now() + interval '1 hour' END,
               e.created_at, e.created_at
        FROM events_event e
        ON CONFLICT DO NOTHING""",

@@ -71,7 +71,7 @@ def test_an_orders_events_arrive_signed_filtered_and_only_to_their_audience(work
     assert request.headers["Content-Type"] == "application/json"
     created = next(event for event in alice_events if event["type"] == "order.created")
     assert request.headers["webhook-id"] in {event["id"] for event in alice_events}
-    assert set(created) == {"id", "type", "timestamp", "data"}
+    assert set(created) == {"id", "type", "timestamp", "subject", "sequence", "data"}
 
 
 def test_a_failed_attempt_is_retried_with_the_same_webhook_id(workers, customer, receiver):

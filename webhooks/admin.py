@@ -17,7 +17,7 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = Endpoint
-        fields = ["owner", "url", "description", "event_types", "all_customers", "is_active"]
+        fields = ["owner", "url", "description", "event_types", "all_customers", "ordering", "rate_limit", "is_active"]
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -31,8 +31,18 @@ class EndpointForm(forms.ModelForm):
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
-    list_display = ["url", "owner", "is_active", "disabled_reason", "all_customers", "failing_since", "created_at"]
-    list_filter = ["is_active", "disabled_reason", "all_customers"]
+    list_display = [
+        "url",
+        "owner",
+        "is_active",
+        "disabled_reason",
+        "all_customers",
+        "ordering",
+        "rate_limit",
+        "failing_since",
+        "created_at",
+    ]
+    list_filter = ["is_active", "disabled_reason", "all_customers", "ordering"]
     search_fields = ["url", "description", "owner__username", "=id"]
     list_select_related = ["owner"]
     fields = [
@@ -42,6 +52,8 @@ class EndpointAdmin(admin.ModelAdmin):
         "description",
         "event_types",
         "all_customers",
+        "ordering",
+        "rate_limit",
         "is_active",
         "disabled_reason",
         "masked_secret",
@@ -114,7 +126,18 @@ class DeliveryAdminBase(admin.ModelAdmin):
     search_fields = ["=id", "=event__id", "endpoint__url"]
     date_hierarchy = "created_at"
     list_select_related = ["event", "endpoint"]
-    fields = ["id", "event", "endpoint", "status", "attempt_count", "next_attempt_at", "created_at", "updated_at"]
+    fields = [
+        "id",
+        "event",
+        "endpoint",
+        "status",
+        "subject",
+        "sequence",
+        "attempt_count",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+    ]
     readonly_fields = fields
     inlines = [AttemptInline]
     actions = ["retry"]

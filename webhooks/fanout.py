@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.workers import in_task
 from events.models import Event
-from webhooks import sending
+from webhooks import ordering, sending
 from webhooks.events import WebhookEvent
 from webhooks.models import Delivery, Endpoint
 from webhooks.queueing import queue_after_commit, queue_lease
@@ -58,12 +58,17 @@ def fan_out(*, events: Sequence[Event]) -> int:
             next_attempt_at=now,
             queued_until=queue_lease(),
             sending_until=sending.claim_lease() if sending_here else None,
+            **_place_in_line(endpoint, event),
         )
         for event in events
         for endpoint in audiences[event.id]
     ]
     if not new:
         return 0
+    if waiting := ordering.held(new):  # they stay due; the sweep or their line's hand-off sends them
+        for delivery in new:
+            if delivery.id in waiting:
+                delivery.queued_until = delivery.sending_until = None
     try:
         with transaction.atomic():
             Delivery.objects.bulk_create(new)
@@ -72,8 +77,16 @@ def fan_out(*, events: Sequence[Event]) -> int:
             delivery.sending_until = delivery.queued_until = None
         Delivery.objects.bulk_create(new, ignore_conflicts=True)
         return 0
+    going = [delivery for delivery in new if delivery.id not in waiting]
     if sending_here:
-        transaction.on_commit(lambda: sending.submit(sending.signed_requests(new)), robust=True)
+        transaction.on_commit(lambda: sending.submit(sending.signed_requests(going)), robust=True)
     else:
-        queue_after_commit([delivery.id for delivery in new])
+        queue_after_commit([delivery.id for delivery in going])
     return len(new)
+
+
+def _place_in_line(endpoint: Endpoint, event: Event) -> dict:
+    """An ordering endpoint's delivery carries its event's place in the subject's line."""
+    if endpoint.ordering == Endpoint.Ordering.PER_SUBJECT:
+        return {"subject": event.subject, "sequence": event.sequence}
+    return {}

@@ -1,15 +1,22 @@
 """Endpoint, delivery, attempt: the vocabulary of the API, the admin and the docs alike."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from uuid6 import uuid7
 
 from core.encryption import EncryptedTextField
 
+MAX_RATE_LIMIT = 10_000  # deliveries per second
+
 
 class Endpoint(models.Model):
     """A URL that receives its owner's events, signed with its secret."""
+
+    class Ordering(models.TextChoices):
+        NONE = "none", "no order between events"
+        PER_SUBJECT = "per_subject", "one subject's events one at a time, in sequence order"
 
     class DisabledReason(models.TextChoices):
         MANUAL = "manual", "disabled by its owner or staff"
@@ -22,6 +29,18 @@ class Endpoint(models.Model):
     description = models.CharField(max_length=500, blank=True)
     event_types = models.JSONField(default=list, help_text='Exact types and "prefix.*" wildcards; ["*"] is all.')
     all_customers = models.BooleanField(default=False, help_text="Staff only: receive every customer's events.")
+    ordering = models.CharField(
+        max_length=20,
+        choices=Ordering.choices,
+        default=Ordering.NONE,
+        help_text="per_subject: a subject's later event waits while an earlier one to this endpoint is pending.",
+    )
+    rate_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RATE_LIMIT)],
+        help_text="Deliveries per second at most, across every worker; more wait. Empty: no limit.",
+    )
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=20, choices=DisabledReason.choices, blank=True)
     secret = EncryptedTextField(help_text="Stored encrypted (FIELD_ENCRYPTION_KEYS).")
@@ -69,6 +88,12 @@ class Delivery(models.Model):
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
     event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    # Copied from the event for endpoints with per-subject ordering only, so that the line of a
+    # subject is read from one index and unordered endpoints pay nothing for it.
+    subject = models.CharField(max_length=100, blank=True, help_text="The event's subject, if the endpoint orders.")
+    sequence = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The event's sequence, if the endpoint orders: it waits behind lower ones."
+    )
     attempt_count = models.PositiveIntegerField(default=0)
     scheduled_attempts = models.PositiveIntegerField(
         default=0, help_text="Attempts since the delivery was last (re)started; they index the retry schedule."
@@ -93,6 +118,11 @@ class Delivery(models.Model):
             models.Index(fields=["next_attempt_at"], name="delivery_due_idx", condition=models.Q(status="pending")),
             models.Index(fields=["endpoint", "status", "updated_at"], name="delivery_endpoint_status_idx"),
             models.Index(fields=["status", "updated_at"], name="delivery_status_updated_idx"),
+            models.Index(
+                fields=["endpoint", "subject", "sequence"],
+                name="delivery_subject_line_idx",
+                condition=models.Q(status="pending", sequence__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

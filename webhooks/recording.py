@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import log_context
-from webhooks import health, metrics, transport
+from webhooks import health, metrics, ordering, transport
 from webhooks.models import Attempt, Delivery, DeliveryStatus
 from webhooks.sender import Result
 
@@ -49,10 +49,12 @@ def record_attempts(results: Sequence[Result]) -> list[Attempt]:
     return _write(sent, now)
 
 
-def defer(delivery_ids: Sequence[uuid.UUID]) -> None:
-    """Give up the claim on deliveries not sent; they are due again after WEBHOOK_TIMEOUT."""
+def defer(delivery_ids: Sequence[uuid.UUID], *, seconds: float | None = None) -> None:
+    """Give up the claim on deliveries not sent (no attempt counted); they are due again after
+    `seconds`, by default WEBHOOK_TIMEOUT."""
     if delivery_ids:
-        later = timezone.now() + timedelta(seconds=settings.WEBHOOK_TIMEOUT * random.uniform(1, 1 + JITTER))
+        wait = settings.WEBHOOK_TIMEOUT * random.uniform(1, 1 + JITTER) if seconds is None else seconds
+        later = timezone.now() + timedelta(seconds=wait)
         Delivery.objects.filter(id__in=delivery_ids).update(
             sending_until=None, queued_until=None, next_attempt_at=later
         )
@@ -119,7 +121,9 @@ def _without_response(result: Result) -> Result:
 
 def _write_together(sent: Sequence[Result], now) -> list[Attempt]:
     attempts = Attempt.objects.bulk_create([_attempt(result) for result in sent])
-    _save_outcomes([result.request.delivery for result in sent], now)
+    deliveries = [result.request.delivery for result in sent]
+    _save_outcomes(deliveries, now)
+    ordering.hand_on_next(delivery for delivery in deliveries if delivery.status != DeliveryStatus.PENDING)
     health.record_results({result.request.endpoint_id: result for result in sent}.values(), now)
     return attempts
 

@@ -7,23 +7,28 @@ lease ends, which is long enough to wait in an endpoint's line and then time out
 """
 
 import json
+import logging
 import os
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from events.models import Event
-from webhooks import recording, signing
+from webhooks import ordering, ratelimit, recording, signing
 from webhooks.models import Delivery, DeliveryStatus
 from webhooks.sender import Request, Sender
 
+logger = logging.getLogger(__name__)
+
+MAX_DEFER_GROUPS = 10  # a rate-limited backlog goes back to the database in at most this many UPDATEs a batch
 STUCK_AFTER = 1.0  # seconds: an endpoint whose oldest request has hung longer gets no line
 
 
@@ -37,14 +42,61 @@ def send_deliveries(*, delivery_ids: Sequence[uuid.UUID]) -> int:
 
 
 def submit(requests: list[Request]) -> int:
+    """Hand the requests to this process's sender; those to rate-limited endpoints wait for their
+    slot first (`webhooks.ratelimit`). Returns how many were taken."""
+    limited = [request for request in requests if request.delivery.endpoint.rate_limit]
+    if limited:
+        requests = [request for request in requests if not request.delivery.endpoint.rate_limit]
+        _pace(limited)
+    return _start(requests) + len(limited)
+
+
+def _start(requests: list[Request]) -> int:
     refused = _sender().submit(requests)
     recording.defer([request.delivery.id for request in refused])
     return len(requests) - len(refused)
 
 
+def _start_paced(requests: list[Request]) -> None:
+    try:
+        _start(requests)
+    finally:
+        connection.close()  # the pacer's thread lives on: it holds no connection while it waits
+
+
+def _pace(requests: list[Request]) -> None:
+    """Reserve each request's slot at its endpoint's rate; start it then. Once an endpoint's next
+    slot is beyond the pacer's horizon, its further requests are not asked about: their deliveries
+    go back to the database, due again in groups, each group about when its slots come within
+    reach (so a long backlog is not claimed again on every sweep)."""
+    slotted, later = [], defaultdict(list)
+    beyond: dict[uuid.UUID, float] = {}  # endpoint → how far off its next free slot is
+    for request in requests:
+        endpoint = request.delivery.endpoint
+        if endpoint.id not in beyond:
+            try:
+                wait = ratelimit.reserve(endpoint_id=endpoint.id, rate=endpoint.rate_limit)
+            except Exception:  # noqa: BLE001 - Redis away: the limit is a promise, so wait rather than send
+                logger.warning("rate limit of endpoint %s unknown (cache unreachable): delivery waits", endpoint.id)
+                wait = -2 * ratelimit.HORIZON
+            if wait >= 0:
+                slotted.append((wait, request))
+                continue
+            beyond[endpoint.id] = -wait
+        waiting = sum(len(ids) for (endpoint_id, _), ids in later.items() if endpoint_id == endpoint.id)
+        group = min(int(waiting / max(1.0, endpoint.rate_limit * ratelimit.HORIZON / 2)), MAX_DEFER_GROUPS)
+        later[(endpoint.id, group)].append(request.delivery.id)
+    if slotted:
+        _pacer().at(slotted)
+    for (endpoint_id, group), delivery_ids in later.items():
+        half = ratelimit.HORIZON / 2
+        recording.defer(delivery_ids, seconds=beyond[endpoint_id] - half + group * half)
+
+
 def claim(delivery_ids: Sequence[uuid.UUID]) -> list[Delivery]:
     """Lease the pending, unclaimed deliveries among these to the caller; a delivery to a disabled
-    endpoint fails instead. Concurrent claims of one delivery: one wins."""
+    endpoint fails instead, and one waiting in its subject's line (`webhooks.ordering`) is left
+    due, for the sweep or its line's hand-off. Concurrent claims of one delivery: one wins."""
     now = timezone.now()
     with transaction.atomic():
         claimed = list(
@@ -59,8 +111,12 @@ def claim(delivery_ids: Sequence[uuid.UUID]) -> list[Delivery]:
         events = Event.objects.in_bulk({delivery.event_id for delivery in claimed})  # each event read once
         for delivery in claimed:
             delivery.event = events[delivery.event_id]
-        sendable = [delivery for delivery in claimed if delivery.endpoint.is_active]
+        active = [delivery for delivery in claimed if delivery.endpoint.is_active]
+        waiting = ordering.held(active)
+        sendable = [delivery for delivery in active if delivery.id not in waiting]
         Delivery.objects.filter(id__in=[delivery.id for delivery in sendable]).update(sending_until=claim_lease())
+        if waiting:
+            Delivery.objects.filter(id__in=waiting).update(queued_until=None)
         Delivery.objects.filter(id__in=[delivery.id for delivery in claimed if not delivery.endpoint.is_active]).update(
             status=DeliveryStatus.FAILED, next_attempt_at=None, queued_until=None, sending_until=None, updated_at=now
         )
@@ -99,6 +155,15 @@ def _signed_request(delivery: Delivery, body: bytes) -> Request:
 
 _sender_lock = threading.Lock()
 _senders: dict[int, Sender] = {}
+_pacers: dict[int, ratelimit.Pacer] = {}
+
+
+def _pacer() -> ratelimit.Pacer:
+    """This worker process's pacer (rate-limited requests waiting for their slot), started on first use."""
+    with _sender_lock:
+        if os.getpid() not in _pacers:
+            _pacers[os.getpid()] = ratelimit.Pacer(start=_start_paced)
+        return _pacers[os.getpid()]
 
 
 def _sender() -> Sender:
@@ -117,8 +182,12 @@ def _sender() -> Sender:
 
 
 def close_sender() -> None:
-    """Finish this process's requests in flight and record them (on worker shutdown)."""
+    """Finish this process's requests in flight and record them (on worker shutdown); those still
+    waiting for their rate-limit slot are due again at once."""
     with _sender_lock:
         sender = _senders.pop(os.getpid(), None)
+        pacer = _pacers.pop(os.getpid(), None)
+    if pacer:
+        recording.defer([request.delivery.id for request in pacer.close()], seconds=0)
     if sender:
         sender.close()

@@ -2,7 +2,7 @@ from rest_framework import exceptions, serializers
 
 from core.serializers import FilterSerializer, StrictTypesMixin
 from events.serializers import EventPatternField
-from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
+from webhooks.models import MAX_RATE_LIMIT, Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.targets import UnsafeTarget, check_url
 
 
@@ -24,6 +24,21 @@ class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
     all_customers = serializers.BooleanField(
         default=False, help_text="Staff only: receive every customer's events and store-wide ones."
     )
+    ordering = serializers.ChoiceField(
+        choices=Endpoint.Ordering.choices,
+        default=Endpoint.Ordering.NONE,
+        help_text="`per_subject`: one subject's events (one order's) reach this endpoint one at a time, in "
+        "`sequence` order; a later one waits while an earlier one is retried, and goes once it succeeded or "
+        "finally failed. Other subjects are not held up. `none`: no order between events.",
+    )
+    rate_limit = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_RATE_LIMIT,
+        allow_null=True,
+        default=None,
+        help_text="Deliveries per second at most, across every worker; deliveries above it wait, they are not "
+        "dropped. Null: no limit.",
+    )
 
     class Meta:
         model = Endpoint
@@ -33,6 +48,8 @@ class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
             "description",
             "events",
             "all_customers",
+            "ordering",
+            "rate_limit",
             "is_active",
             "disabled_reason",
             "created_at",

@@ -44,6 +44,8 @@ def create_endpoint(
     description: str = "",
     all_customers: bool = False,
     is_active: bool = True,
+    ordering: str = Endpoint.Ordering.NONE,
+    rate_limit: int | None = None,
 ) -> Endpoint:
     """Subscribe an endpoint (created disabled if not `is_active`, as if its owner had disabled
     it). An owner has at most MAX_WEBHOOK_ENDPOINTS_PER_USER, active or not (`TooManyEndpoints`):
@@ -62,6 +64,8 @@ def create_endpoint(
         description=description,
         all_customers=all_customers,
         is_active=is_active,
+        ordering=ordering,
+        rate_limit=rate_limit,
         disabled_reason="" if is_active else Endpoint.DisabledReason.MANUAL,
         secret=signing.new_secret(),
     )
@@ -121,7 +125,11 @@ def send_test_event(*, endpoint: Endpoint) -> Delivery:
 
 def resend_deliveries(deliveries: QuerySet[Delivery]) -> int:
     """Send these finished deliveries again through the normal path, with a fresh retry schedule;
-    pending ones are left as they are. Returns how many were queued."""
+    pending ones are left as they are. Returns how many were queued.
+
+    On an endpoint with per-subject ordering a resent delivery keeps its place in its subject's
+    line: it waits only for earlier pending deliveries of the subject, and later pending ones wait
+    for it to settle. The lowest pending one of a line never waits, so a line always moves."""
     now = timezone.now()
     with transaction.atomic():
         ids = list(deliveries.exclude(status=DeliveryStatus.PENDING).values_list("id", flat=True))

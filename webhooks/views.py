@@ -25,7 +25,7 @@ from webhooks.serializers import (
         },
     ),
     retrieve=extend_schema(summary="Retrieve an endpoint"),
-    partial_update=extend_schema(summary="Change an endpoint (events, description, is_active)"),
+    partial_update=extend_schema(summary="Change an endpoint (events, description, ordering, rate_limit, is_active)"),
     destroy=extend_schema(summary="Delete an endpoint and its delivery log"),
 )
 class EndpointViewSet(viewsets.ModelViewSet):

@@ -6,7 +6,7 @@ import json
 import subprocess
 from urllib.parse import urlsplit
 
-from bench.config import DATABASE_URL, ENV, REDIS
+from bench.config import CACHE_URL, DATABASE_URL, ENV, REDIS
 from bench.context import Bench
 from harness import PYTHON, ROOT
 
@@ -40,7 +40,7 @@ def measure() -> dict | None:
         "DATABASE_URL": DATABASE_URL,  # pytest-django makes its own test database beside it
         "BUDGET_BROKER_URL": f"{REDIS}/12",
         "CELERY_BROKER_URL": f"{REDIS}/13",
-        "CACHE_URL": f"{REDIS}/11",
+        "CACHE_URL": CACHE_URL,
         "LOG_LEVEL": "WARNING",
     }
     command = [PYTHON, "-m", "pytest", "tests/test_budgets.py", "-q", "-s", "-p", "no:cacheprovider", "--create-db"]

@@ -1,9 +1,6 @@
 """P4: the whole pipeline at 100 orders/s for a minute: every order paid, its stock committed,
 its mail sent and completed, and every `order.*` event delivered to both endpoints. The backlog
-is what is still undone when placing stops; it must clear within seconds, not grow.
-
-Then twice that rate, more than the stack can take: orders and deliveries must both keep
-completing, window after window (no queue starves the other while the backlog grows)."""
+is what is still undone when placing stops; it must clear within seconds, not grow."""
 
 import time
 
@@ -50,42 +47,4 @@ def run(bench: Bench, seconds: int = 60, rate: float = 100) -> None:
     )
     label = "P4 time to finish that backlog" + ("" if drained else " (gave up after 30 s)")
     bench.row(label, lag, "s", None, "≈ 0", drained and lag < 5)
-    bench.unsubscribe_all()
-
-
-WINDOW = 5  # seconds
-
-
-def completions_by_window(since: float, windows: int) -> tuple[list[int], list[int]]:
-    """Orders completed and webhook deliveries succeeded in each WINDOW after `since`."""
-    by_window = (
-        "SELECT floor((extract(epoch FROM {column}) - %(since)s) / %(window)s)::int AS w, count(*) FROM {table}"
-        " WHERE {column} >= to_timestamp(%(since)s) AND {condition} GROUP BY w"
-    )
-    with psycopg.connect(DATABASE_URL) as connection:
-        counts = [
-            dict(connection.execute(by_window.format(**query), {"since": since, "window": WINDOW}).fetchall())
-            for query in (
-                {"table": "orders_order", "column": "completed_at", "condition": "TRUE"},
-                {"table": "webhooks_delivery", "column": "updated_at", "condition": "status = 'succeeded'"},
-            )
-        ]
-    return tuple([by.get(window, 0) for window in range(windows)] for by in counts)
-
-
-def overload(bench: Bench, seconds: int = 30, rate: float = 200) -> None:
-    bench.subscribe("/fast", 2, events=("order.*",))
-    since = time.time()
-    paced(rate, seconds, lambda: bench.session.post(f"{WEB}/v1/orders", json=bench.order).status_code)
-    orders, deliveries = completions_by_window(since, seconds // WINDOW)
-    steady = all(count > 0 for count in orders[1:] + deliveries[1:])  # the first window is the ramp
-    slowest = min(orders[1:]) / WINDOW
-    bench.row(
-        f"P4 at {rate:.0f} orders/s: slowest {WINDOW} s of completions (orders {orders}, deliveries {deliveries})",
-        slowest,
-        "orders/s",
-        None,
-        "every window completes orders and deliveries",
-        steady,
-    )
     bench.unsubscribe_all()

@@ -6,6 +6,8 @@ linted function, and it runs in a process of its own, as the shell did, so the b
 itself never sets Django up (nor holds its connections while it measures).
 """
 
+import uuid
+
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
@@ -57,6 +59,48 @@ def due_deliveries(*, url: str, endpoints: int, events: int = 100) -> None:
     )
 
 
+def deliveries(
+    *, url: str, endpoints: int, subjects: int, events: int, ordering: str, rate_limit: int | None, replace: bool
+) -> None:
+    """`endpoints` new endpoints at `url` (with that ordering and rate limit) and, for each, a
+    delivery due now of every event of `subjects` new subjects with `events` events each."""
+    owner = Endpoint.objects.first().owner
+    secret = Endpoint.objects.first().secret
+    new = [
+        Endpoint(owner=owner, url=url, event_types=["*"], secret=secret, ordering=ordering, rate_limit=rate_limit)
+        for _ in range(endpoints)
+    ]
+    Endpoint.objects.bulk_create(new)
+    now = timezone.now()
+    lines = [
+        Event(type="inventory.updated", subject=f"bench/{uuid.uuid4()}", sequence=0, data={}, dispatched_at=now)
+        for _ in range(subjects)
+    ]
+    numbered = [
+        Event(type=line.type, subject=line.subject, sequence=sequence, data={}, dispatched_at=now)
+        for line in lines
+        for sequence in range(1, events + 1)
+    ]
+    Event.objects.bulk_create(numbered, batch_size=5000)
+    if replace:
+        Delivery.objects.all().delete()
+    ordered = ordering == Endpoint.Ordering.PER_SUBJECT
+    Delivery.objects.bulk_create(
+        [
+            Delivery(
+                endpoint=endpoint,
+                event=event,
+                next_attempt_at=now,
+                subject=event.subject if ordered else "",
+                sequence=event.sequence if ordered else None,
+            )
+            for event in numbered
+            for endpoint in new
+        ],
+        batch_size=5000,
+    )
+
+
 class Command(BaseCommand):
     help = "Prepare the benchmarks' data between scenarios (installed with BENCH=1 only)."
 
@@ -70,6 +114,14 @@ class Command(BaseCommand):
         due = steps.add_parser("due-deliveries", help=due_deliveries.__doc__)
         due.add_argument("--url", required=True)
         due.add_argument("--endpoints", type=int, required=True)
+        lines = steps.add_parser("deliveries", help=deliveries.__doc__)
+        lines.add_argument("--url", required=True)
+        lines.add_argument("--endpoints", type=int, default=1)
+        lines.add_argument("--subjects", type=int, required=True)
+        lines.add_argument("--events", type=int, default=1)
+        lines.add_argument("--ordering", choices=Endpoint.Ordering.values, default=Endpoint.Ordering.NONE)
+        lines.add_argument("--rate-limit", type=int)
+        lines.add_argument("--replace", action="store_true", help="delete every delivery so far first")
 
     def handle(self, *args, step: str, **options):
         if step == "forget-undispatched-events":
@@ -82,3 +134,10 @@ class Command(BaseCommand):
             copy_first_endpoint(count=options["count"])
         elif step == "due-deliveries":
             due_deliveries(url=options["url"], endpoints=options["endpoints"])
+        elif step == "deliveries":
+            deliveries(
+                **{
+                    key: options[key]
+                    for key in ("url", "endpoints", "subjects", "events", "ordering", "rate_limit", "replace")
+                }
+            )
