@@ -128,3 +128,21 @@ def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
 
     queued = [delivery_id for call in queue.call_args_list for delivery_id in call.args[0]]
     assert (sum(swept), len(queued), len(set(queued))) == (300, 300, 300)
+
+
+def test_an_endpoint_disabled_and_enabled_by_many_at_once_changes_and_tells_once_each_way(customer):
+    from events.models import Event
+    from webhooks import services
+    from webhooks.models import Endpoint
+
+    endpoint = services.create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
+
+    def switch(index, *, active):
+        services.set_endpoint_active(endpoint=Endpoint.objects.get(id=endpoint.id), active=active)
+
+    with mock.patch("events.tasks.dispatch_event.delay"):  # the hand-off is not the point here
+        for active in (False, True):
+            run_at_once(8, partial(switch, active=active))  # staff, the owner and the recorder at once
+
+    changes = Event.objects.filter(subject=f"endpoint/{endpoint.id}").order_by("id")
+    assert [event.type for event in changes] == ["endpoint.disabled", "endpoint.enabled"]
