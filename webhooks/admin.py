@@ -166,18 +166,7 @@ class AttemptInline(ReadOnlyTabularInline):
 
 
 class DeliveryAdminBase(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "event_type",
-        "endpoint",
-        "status",
-        "attempt_count",
-        "last_attempt",
-        "last_status",
-        "last_error",
-        "next_attempt_at",
-        "updated_at",
-    ]
+    list_display = ["id", "event_type", "endpoint", "status", "attempt_count", "last_response", "next_attempt_at"]
     list_filter = ["status", "event__type", "endpoint", "created_at"]
     search_fields = ["=id", "=event__id", "endpoint__url"]
     date_hierarchy = "created_at"
@@ -187,7 +176,6 @@ class DeliveryAdminBase(admin.ModelAdmin):
         "event",
         "endpoint",
         "endpoint_health",
-        "endpoint_next_attempt",
         "status",
         "attempt_count",
         "next_attempt_at",
@@ -212,25 +200,23 @@ class DeliveryAdminBase(admin.ModelAdmin):
     def event_type(self, delivery: Delivery) -> str:
         return delivery.event.type
 
-    @admin.display(description="last attempt", ordering="last_attempted_at")
-    def last_attempt(self, delivery: Delivery) -> str:
-        return when(delivery.last_attempted_at)
+    @admin.display(description="attempts", ordering="attempt_count")
+    def attempts(self, delivery: Delivery) -> int:
+        return delivery.attempt_count
 
-    @admin.display(description="response", ordering="last_status")
-    def last_status(self, delivery: Delivery) -> str:
-        return str(delivery.last_status or "-")
-
-    @admin.display(description="error")
-    def last_error(self, delivery: Delivery) -> str:
-        return delivery.last_error or "-"
+    @admin.display(description="last response", ordering="last_attempted_at")
+    def last_response(self, delivery: Delivery) -> str:
+        """What the receiver last said (status, error) and when: why the delivery is where it is."""
+        if delivery.last_attempted_at is None:
+            return "no attempt yet"
+        said = " · ".join(str(part) for part in (delivery.last_status, delivery.last_error) if part)
+        return f"{said or 'no response'} at {when(delivery.last_attempted_at)}"
 
     @admin.display(description="endpoint health")
     def endpoint_health(self, delivery: Delivery) -> str:
-        return health(delivery.endpoint)
-
-    @admin.display(description="endpoint's next attempt", ordering="endpoint_next_attempt_at")
-    def endpoint_next_attempt(self, delivery: Delivery) -> str:
-        return when(delivery.endpoint_next_attempt_at)
+        if delivery.endpoint_next_attempt_at is None or not delivery.endpoint.is_active:
+            return health(delivery.endpoint)
+        return f"{health(delivery.endpoint)}; next attempt {when(delivery.endpoint_next_attempt_at)}"
 
     @admin.action(description="Retry selected deliveries", permissions=["view"])
     def retry(self, request: HttpRequest, deliveries: QuerySet[Delivery]) -> None:
@@ -249,17 +235,8 @@ class DeliveryAdmin(DeliveryAdminBase):
 class FailedDeliveryAdmin(DeliveryAdminBase):
     """Each failed delivery with why (its last response) and how its endpoint is now."""
 
-    list_display = [
-        "id",
-        "event_type",
-        "endpoint",
-        "attempt_count",
-        "last_attempt",
-        "last_status",
-        "last_error",
-        "endpoint_health",
-        "endpoint_next_attempt",
-    ]
+    list_display = ["event_type", "endpoint", "attempts", "last_response", "endpoint_health"]
+    list_display_links = ["event_type"]
     list_filter = ["event__type", "endpoint", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
