@@ -29,7 +29,10 @@ def about(event: Event) -> uuid.UUID | None:
     if event.type not in OPERATIONAL:
         return None
     kind, id = split(event.subject)
-    return uuid.UUID(id) if kind == "endpoint" else None
+    try:
+        return uuid.UUID(id) if kind == "endpoint" else None
+    except ValueError:  # not an endpoint's id: about no endpoint of ours
+        return None
 
 
 def endpoint_changed(endpoint: Endpoint, *, type: WebhookEvent, owner: User) -> Event:
