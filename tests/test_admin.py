@@ -1,15 +1,22 @@
 """The admin pages staff use, through Django's test client."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from events.models import Event
 from orders import services as orders
-from webhooks.models import Delivery, DeliveryStatus, Endpoint
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.services import send_test_event
 
 pytestmark = pytest.mark.django_db
+
+URL = "http://127.0.0.1:9/hook"
 
 
 @pytest.fixture
@@ -82,3 +89,97 @@ def test_order_page_shows_its_timeline(admin_client, customer, pet):
     assert admin_client.get(f"/admin/events/event/{Event.objects.first().id}/change/").status_code == 200
     assert admin_client.get("/admin/inventory/pet/").status_code == 200
     assert admin_client.get("/admin/django_celery_beat/periodictask/").status_code == 200
+
+
+def failed_deliveries_with_attempts(owner, count: int, *, endpoints: int = 3) -> list[Endpoint]:
+    """`count` failed deliveries over a few endpoints, each with three attempts; the last said 503."""
+    targets = [
+        Endpoint.objects.create(owner=owner, url=f"http://127.0.0.1:9/hook{n}", event_types=["*"], secret="whsec_x")
+        for n in range(endpoints)
+    ]
+    for n in range(count):
+        delivery = send_test_event(endpoint=targets[n % endpoints])
+        Delivery.objects.filter(id=delivery.id).update(status=DeliveryStatus.FAILED, attempt_count=3)
+        for second, status, error in ((1, None, "could not connect"), (2, 500, ""), (3, 503, "")):
+            Attempt.objects.create(
+                delivery=delivery,
+                attempted_at=timezone.now() + timedelta(seconds=second),
+                response_status=status,
+                duration_ms=5,
+                error=error,
+            )
+    return targets
+
+
+def queries_for(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_failed_deliveries_show_why_and_their_endpoints_health_in_bounded_queries(admin_client, customer):
+    failing, waiting, _ = failed_deliveries_with_attempts(customer.user, 3)
+    Endpoint.objects.filter(id=failing.id).update(failing_since=timezone.now() - timedelta(hours=2))
+    pending = send_test_event(endpoint=waiting)
+    next_attempt = timezone.now() + timedelta(minutes=5)
+    Delivery.objects.filter(id=pending.id).update(next_attempt_at=next_attempt)
+
+    page = admin_client.get("/admin/webhooks/faileddelivery/").content.decode()
+    assert page.count('<td class="field-last_response">503 at ') == 3
+    assert "could not connect" not in page  # the last attempt's words, not an earlier one's
+    assert page.count("failing since") == 1
+    assert f"healthy; next attempt {next_attempt:%Y-%m-%d %H:%M:%S} UTC" in page  # the waiting endpoint
+
+    few = queries_for(admin_client, "/admin/webhooks/faileddelivery/")
+    failed_deliveries_with_attempts(customer.user, 30, endpoints=6)
+    assert queries_for(admin_client, "/admin/webhooks/faileddelivery/") == few  # none per row
+    assert queries_for(admin_client, "/admin/webhooks/delivery/") <= few + 2
+
+
+def test_the_endpoint_page_shows_its_health_and_latest_deliveries_in_bounded_queries(admin_client, customer):
+    (endpoint,) = failed_deliveries_with_attempts(customer.user, 2, endpoints=1)
+    Endpoint.objects.filter(id=endpoint.id).update(
+        is_active=False, disabled_reason="gone", failing_since=timezone.now() - timedelta(days=1)
+    )
+    url = f"/admin/webhooks/endpoint/{endpoint.id}/change/"
+
+    page = admin_client.get(url).content.decode()
+    assert "disabled: the receiver answered 410 Gone" in page
+    assert page.count("<td>503</td>") == 2 and "webhook.test" in page
+    assert f"?endpoint__id__exact={endpoint.id}" in page
+
+    few = queries_for(admin_client, url)
+    for _ in range(20):
+        delivery = send_test_event(endpoint=endpoint)
+        Attempt.objects.create(delivery=delivery, attempted_at=timezone.now(), response_status=500, duration_ms=5)
+    page = admin_client.get(url).content.decode()
+    assert page.count("<td>500</td>") == 10  # the latest ten, not every delivery it ever had
+    assert queries_for(admin_client, url) == few
+    assert queries_for(admin_client, "/admin/webhooks/endpoint/") <= few
+
+
+def test_each_state_change_in_the_admin_gives_one_operational_event(admin_client, customer):
+    endpoint = Endpoint.objects.create(owner=customer.user, url=URL, event_types=["*"], secret="whsec_x")
+    changes = Event.objects.filter(subject=f"endpoint/{endpoint.id}").order_by("id")
+
+    for action in ("disable", "disable", "enable", "enable"):  # the second of each changes nothing
+        admin_client.post("/admin/webhooks/endpoint/", {"action": action, "_selected_action": [str(endpoint.id)]})
+    form = {
+        "owner": customer.user.id,
+        "url": URL,
+        "description": "",
+        "event_types": '["*"]',
+        "all_customers": "",
+    }
+    response = admin_client.post(f"/admin/webhooks/endpoint/{endpoint.id}/change/", form)  # is_active unticked
+    assert response.status_code == 302
+    admin_client.post(f"/admin/webhooks/endpoint/{endpoint.id}/change/", {**form, "description": "still off"})
+
+    assert [(event.type, event.data["endpoint"]["disabled_reason"]) for event in changes] == [
+        ("endpoint.disabled", "manual"),
+        ("endpoint.enabled", ""),
+        ("endpoint.disabled", "manual"),
+    ]
+    endpoint.refresh_from_db()
+    assert (endpoint.is_active, endpoint.description) == (False, "still off")
+    assert changes.first().owner_id == customer.user.id

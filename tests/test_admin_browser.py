@@ -69,8 +69,15 @@ def test_staff_find_a_failed_delivery_retry_it_and_see_it_succeed(workers, brows
     shoot(page, "01-dashboard")
     page.click("#failed-24h")
     page.wait_for_selector("#result_list")
-    assert "webhook.test" in page.inner_text("#result_list")
+    row = page.inner_text("#result_list tbody tr")
+    assert "webhook.test" in row
+    assert "500 at " in row and "failing since" in row  # why, and how its endpoint is, on the same line
     shoot(page, "02-failed-deliveries")
+    page.goto(f"{page.url.split('/admin/')[0]}/admin/webhooks/endpoint/{endpoint.id}/change/")
+    assert "failing since" in page.inner_text("#content")
+    assert "500" in page.inner_text("#recent-deliveries")
+    shoot(page, "02b-endpoint-health")
+    page.go_back()
     page.check("input.action-select")
     page.select_option("select[name=action]", "retry")
     page.click("button[name=index]")

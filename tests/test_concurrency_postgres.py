@@ -164,3 +164,21 @@ def test_sequences_stay_gap_free_and_distinct_under_concurrent_payment_cancel_an
     assert dict(SubjectSequence.objects.values_list("subject", "last")) == {
         subject: len(sequences) for subject, sequences in numbers.items()
     }
+
+
+def test_an_endpoint_disabled_and_enabled_by_many_at_once_changes_and_tells_once_each_way(customer):
+    from events.models import Event
+    from webhooks import services
+    from webhooks.models import Endpoint
+
+    endpoint = services.create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
+
+    def switch(index, *, active):
+        services.set_endpoint_active(endpoint=Endpoint.objects.get(id=endpoint.id), active=active)
+
+    with mock.patch("events.tasks.dispatch_event.apply_async"):  # the hand-off is not the point here
+        for active in (False, True):
+            run_at_once(8, partial(switch, active=active))  # staff, the owner and the recorder at once
+
+    changes = Event.objects.filter(subject=f"endpoint/{endpoint.id}").order_by("id")
+    assert [event.type for event in changes] == ["endpoint.disabled", "endpoint.enabled"]

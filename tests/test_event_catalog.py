@@ -19,6 +19,9 @@ CONTRACT_TYPES = [
     "inventory.updated",
     "inventory.low_stock",
     "webhook.test",
+    "endpoint.disabled",
+    "endpoint.enabled",
+    "delivery.exhausted",
 ]
 
 

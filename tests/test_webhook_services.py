@@ -42,6 +42,63 @@ def test_an_endpoint_failing_for_five_days_is_disabled_and_its_owner_told(
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == [endpoint.owner.email]
     assert endpoint.url in mailoutbox[0].body
+    (event,) = Event.objects.filter(type="endpoint.disabled")
+    assert event.data == {"endpoint": {"id": str(endpoint.id), "url": endpoint.url, "disabled_reason": "failing"}}
+    assert (event.subject, event.owner_id) == (f"endpoint/{endpoint.id}", endpoint.owner_id)
+
+
+def test_410s_in_flight_together_disable_the_endpoint_once(endpoint, httpserver):
+    httpserver.expect_request("/hook").respond_with_data(status=410)
+    first, second = new_delivery(endpoint), new_delivery(endpoint)
+    claimed = sending.claim([first.id, second.id])  # both in flight when the endpoint is disabled
+
+    for delivery in claimed:  # recorded in two batches, as two recorders would
+        send_here_claimed([delivery])
+
+    assert Event.objects.filter(type="endpoint.disabled").count() == 1
+    assert not Event.objects.filter(type="delivery.exhausted").exists()  # a 410 is not an exhausted schedule
+
+
+def test_a_delivery_spending_its_schedule_gives_one_delivery_exhausted(endpoint, httpserver, settings):
+    httpserver.expect_request("/hook").respond_with_data(status=500)
+    delivery = new_delivery(endpoint)
+
+    for _ in range(1 + len(settings.WEBHOOK_RETRY_SCHEDULE)):  # the first try and every retry
+        send_here([delivery.id])
+
+    assert Delivery.objects.get(id=delivery.id).status == DeliveryStatus.FAILED
+    (event,) = Event.objects.filter(type="delivery.exhausted")
+    assert event.data["delivery"] == {
+        "id": str(delivery.id),
+        "endpoint_id": str(endpoint.id),
+        "event_id": str(delivery.event_id),
+        "event_type": "webhook.test",
+        "attempts": 3,
+    }
+
+
+def test_an_exhausted_operational_delivery_gives_none(customer, endpoint, httpserver, settings):
+    httpserver.expect_request("/hook").respond_with_data(status=500)
+    other = services.create_endpoint(owner=customer.user, url=httpserver.url_for("/other"), event_types=["*"])
+    services.set_endpoint_active(endpoint=other, active=False)
+    notice = Event.objects.get(type="endpoint.disabled")
+    fanout.fan_out(events=[notice])
+    (delivery,) = Delivery.objects.filter(event=notice)
+    assert delivery.endpoint_id == endpoint.id  # not the disabled one it is about
+
+    for _ in range(1 + len(settings.WEBHOOK_RETRY_SCHEDULE)):  # the first try and every retry
+        send_here([delivery.id])
+
+    assert Delivery.objects.get(id=delivery.id).status == DeliveryStatus.FAILED
+    assert not Event.objects.filter(type="delivery.exhausted").exists()
+
+
+def send_here_claimed(deliveries) -> None:
+    results = [
+        Result(request, transport.post(url=request.url, body=request.body, headers=request.headers), timezone.now())
+        for request in sending.signed_requests(deliveries)
+    ]
+    recording.record_attempts(results)
 
 
 def test_a_recent_failure_keeps_the_endpoint_and_a_success_clears_it(endpoint, httpserver):

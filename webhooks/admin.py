@@ -3,9 +3,11 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from core.admin import ReadOnlyTabularInline
-from webhooks import services, signing
+from webhooks import selectors, services, signing
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, FailedDelivery
 from webhooks.targets import UnsafeTarget, check_url
 
@@ -28,6 +30,19 @@ class EndpointForm(forms.ModelForm):
         return url
 
 
+def health(endpoint: Endpoint) -> str:
+    """An endpoint's state in a few words: why it is disabled, since when it fails, or healthy."""
+    if not endpoint.is_active:
+        return f"disabled: {endpoint.get_disabled_reason_display() or 'no reason recorded'}"
+    if endpoint.failing_since is not None:
+        return f"failing since {endpoint.failing_since:%Y-%m-%d %H:%M:%S} UTC"
+    return "healthy"
+
+
+def when(moment) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "-"
+
+
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
@@ -35,36 +50,31 @@ class EndpointAdmin(admin.ModelAdmin):
         "url",
         "owner",
         "is_active",
-        "disabled_reason",
+        "endpoint_health",
+        "next_attempt",
         "all_customers",
         "ordering",
         "rate_limit",
-        "failing_since",
         "created_at",
     ]
     list_filter = ["is_active", "disabled_reason", "all_customers", "ordering"]
     search_fields = ["url", "description", "owner__username", "=id"]
     list_select_related = ["owner"]
-    fields = [
-        "id",
-        "owner",
-        "url",
-        "description",
-        "event_types",
-        "all_customers",
-        "ordering",
-        "rate_limit",
-        "is_active",
-        "disabled_reason",
-        "masked_secret",
-        "previous_secret_expires_at",
-        "failing_since",
-        "created_at",
-        "updated_at",
+    fieldsets = [
+        (None, {"fields": ["id", "owner", "url", "description", "event_types", "all_customers"]}),
+        ("Delivery options", {"fields": ["ordering", "rate_limit"]}),
+        (
+            "Health: why the receiver is unhappy",
+            {"fields": ["is_active", "endpoint_health", "failing_since", "next_attempt", "recent_deliveries"]},
+        ),
+        ("Secret", {"fields": ["masked_secret", "previous_secret_expires_at"]}),
+        (None, {"fields": ["created_at", "updated_at"]}),
     ]
     readonly_fields = [
         "id",
-        "disabled_reason",
+        "endpoint_health",
+        "next_attempt",
+        "recent_deliveries",
         "masked_secret",
         "previous_secret_expires_at",
         "failing_since",
@@ -74,12 +84,57 @@ class EndpointAdmin(admin.ModelAdmin):
     actions = ["enable", "disable", "rotate_secret", "send_test"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Endpoint]:
+        return selectors.with_next_attempt(super().get_queryset(request))
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # endpoints are created through the API, which shows the secret once
+
+    def save_model(self, request: HttpRequest, endpoint: Endpoint, form: forms.ModelForm, change: bool) -> None:
+        # Through the service: enabling or disabling here is a state change like any other (its event).
+        services.update_endpoint(endpoint=endpoint, **{field: form.cleaned_data[field] for field in form.changed_data})
 
     @admin.display(description="secret")
     def masked_secret(self, endpoint: Endpoint) -> str:
         return signing.masked(endpoint.secret)
+
+    @admin.display(description="health")
+    def endpoint_health(self, endpoint: Endpoint) -> str:
+        return health(endpoint)
+
+    @admin.display(description="next attempt", ordering="next_attempt_at")
+    def next_attempt(self, endpoint: Endpoint) -> str:
+        return when(endpoint.next_attempt_at)
+
+    @admin.display(description="latest deliveries")
+    def recent_deliveries(self, endpoint: Endpoint) -> str:
+        deliveries = selectors.recent_deliveries(endpoint)
+        if not deliveries:
+            return "none yet"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:webhooks_delivery_change", args=[delivery.id]),
+                    delivery.event.type,
+                    delivery.status,
+                    delivery.attempt_count,
+                    when(delivery.last_attempted_at),
+                    delivery.last_status or "-",
+                    delivery.last_error or "-",
+                )
+                for delivery in deliveries
+            ),
+        )
+        failed = reverse("admin:webhooks_faileddelivery_changelist") + f"?endpoint__id__exact={endpoint.id}"
+        return format_html(
+            '<table id="recent-deliveries"><thead><tr><th>delivery</th><th>status</th><th>attempts</th>'
+            "<th>last attempt</th><th>response</th><th>error</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">All its failed deliveries</a></p>',
+            rows,
+            failed,
+        )
 
     @admin.action(description="Enable selected endpoints")
     def enable(self, request: HttpRequest, endpoints: QuerySet[Endpoint]) -> None:
@@ -121,7 +176,7 @@ class AttemptInline(ReadOnlyTabularInline):
 
 
 class DeliveryAdminBase(admin.ModelAdmin):
-    list_display = ["id", "event_type", "endpoint", "status", "attempt_count", "next_attempt_at", "updated_at"]
+    list_display = ["id", "event_type", "endpoint", "status", "attempt_count", "last_response", "next_attempt_at"]
     list_filter = ["status", "event__type", "endpoint", "created_at"]
     search_fields = ["=id", "=event__id", "endpoint__url"]
     date_hierarchy = "created_at"
@@ -130,6 +185,7 @@ class DeliveryAdminBase(admin.ModelAdmin):
         "id",
         "event",
         "endpoint",
+        "endpoint_health",
         "status",
         "subject",
         "sequence",
@@ -142,6 +198,10 @@ class DeliveryAdminBase(admin.ModelAdmin):
     inlines = [AttemptInline]
     actions = ["retry"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
+        deliveries = super().get_queryset(request)
+        return selectors.with_endpoint_next_attempt(selectors.with_last_attempt(deliveries))
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -151,6 +211,24 @@ class DeliveryAdminBase(admin.ModelAdmin):
     @admin.display(description="event type", ordering="event__type")
     def event_type(self, delivery: Delivery) -> str:
         return delivery.event.type
+
+    @admin.display(description="attempts", ordering="attempt_count")
+    def attempts(self, delivery: Delivery) -> int:
+        return delivery.attempt_count
+
+    @admin.display(description="last response", ordering="last_attempted_at")
+    def last_response(self, delivery: Delivery) -> str:
+        """What the receiver last said (status, error) and when: why the delivery is where it is."""
+        if delivery.last_attempted_at is None:
+            return "no attempt yet"
+        said = " · ".join(str(part) for part in (delivery.last_status, delivery.last_error) if part)
+        return f"{said or 'no response'} at {when(delivery.last_attempted_at)}"
+
+    @admin.display(description="endpoint health")
+    def endpoint_health(self, delivery: Delivery) -> str:
+        if delivery.endpoint_next_attempt_at is None or not delivery.endpoint.is_active:
+            return health(delivery.endpoint)
+        return f"{health(delivery.endpoint)}; next attempt {when(delivery.endpoint_next_attempt_at)}"
 
     @admin.action(description="Retry selected deliveries", permissions=["view"])
     def retry(self, request: HttpRequest, deliveries: QuerySet[Delivery]) -> None:
@@ -167,6 +245,10 @@ class DeliveryAdmin(DeliveryAdminBase):
 
 @admin.register(FailedDelivery)
 class FailedDeliveryAdmin(DeliveryAdminBase):
+    """Each failed delivery with why (its last response) and how its endpoint is now."""
+
+    list_display = ["event_type", "endpoint", "attempts", "last_response", "endpoint_health"]
+    list_display_links = ["event_type"]
     list_filter = ["event__type", "endpoint", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:

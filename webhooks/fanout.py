@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.workers import in_task
 from events.models import Event
-from webhooks import ordering, sending
+from webhooks import operational, ordering, sending
 from webhooks.events import WebhookEvent
 from webhooks.models import Delivery, Endpoint
 from webhooks.queueing import queue_after_commit, queue_lease
@@ -17,7 +17,8 @@ from webhooks.queueing import queue_after_commit, queue_lease
 
 def subscribed_endpoints(events: Sequence[Event]) -> dict[uuid.UUID, list[Endpoint]]:
     """For each event, the active endpoints of its owner and the staff endpoints that take every
-    customer's events: one query for all of them."""
+    customer's events, but for an operational event not the endpoint it is about: one query for
+    all of them."""
     owners = {event.owner_id for event in events if event.owner_id}
     every_customer = Q(all_customers=True, owner__is_staff=True)
     endpoints = list(
@@ -25,15 +26,17 @@ def subscribed_endpoints(events: Sequence[Event]) -> dict[uuid.UUID, list[Endpoi
             takes_every_customer=ExpressionWrapper(every_customer, output_field=BooleanField())
         )
     )
-    return {
-        event.id: [
+    audiences = {}
+    for event in events:
+        itself = operational.about(event)  # an operational event never goes to the endpoint it is about
+        audiences[event.id] = [
             endpoint
             for endpoint in endpoints
             if (endpoint.takes_every_customer or endpoint.owner_id == event.owner_id)
             and endpoint.subscribes_to(event.type)
+            and endpoint.id != itself
         ]
-        for event in events
-    }
+    return audiences
 
 
 def fan_out(*, events: Sequence[Event]) -> int:

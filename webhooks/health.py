@@ -1,7 +1,12 @@
-"""Endpoint health: a failure streak per endpoint, auto-disable, and the owner's notice.
+"""Endpoint health: a failure streak per endpoint, disabling and enabling, and the owner's notice.
 
 A success clears an endpoint's streak; a failure starts one; `410 Gone` disables the endpoint at
 once, and a streak longer than WEBHOOK_DISABLE_AFTER disables it and tells its owner by e-mail.
+
+`disable` and `enable` are the only ways an endpoint changes state (the recorder, the API's PATCH
+and the admin all call them): each changes the row only if it is in the other state, and publishes
+its operational event only then, in the same transaction, so every change gives exactly one
+event, however many callers race for it.
 """
 
 import logging
@@ -12,6 +17,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from webhooks import operational
+from webhooks.events import WebhookEvent
 from webhooks.models import Endpoint
 from webhooks.sender import Result
 
@@ -43,11 +50,33 @@ def record_results(latest: Iterable[Result], now) -> None:
         disable(endpoint, reason=Endpoint.DisabledReason.FAILING)
 
 
-def disable(endpoint: Endpoint, *, reason: Endpoint.DisabledReason) -> None:
-    Endpoint.objects.filter(id=endpoint.id).update(is_active=False, disabled_reason=reason, updated_at=timezone.now())
+def disable(endpoint: Endpoint, *, reason: Endpoint.DisabledReason) -> bool:
+    """Disable an active endpoint and publish `endpoint.disabled`; False if it was not active."""
+    now = timezone.now()
+    if not Endpoint.objects.filter(id=endpoint.id, is_active=True).update(
+        is_active=False, disabled_reason=reason, updated_at=now
+    ):
+        return False
+    endpoint.is_active, endpoint.disabled_reason, endpoint.updated_at = False, reason, now
+    operational.endpoint_changed(endpoint, type=WebhookEvent.ENDPOINT_DISABLED, owner=endpoint.owner)
     logger.warning("webhook endpoint %s disabled: %s", endpoint.id, reason.label)
     if reason == Endpoint.DisabledReason.FAILING and endpoint.owner.email:
         transaction.on_commit(lambda: _tell_owner_disabled(endpoint), robust=True)
+    return True
+
+
+def enable(endpoint: Endpoint) -> bool:
+    """Enable a disabled endpoint with a fresh streak and publish `endpoint.enabled`; False if it
+    was active."""
+    now = timezone.now()
+    if not Endpoint.objects.filter(id=endpoint.id, is_active=False).update(
+        is_active=True, disabled_reason="", failing_since=None, updated_at=now
+    ):
+        return False
+    endpoint.is_active, endpoint.disabled_reason, endpoint.failing_since, endpoint.updated_at = True, "", None, now
+    operational.endpoint_changed(endpoint, type=WebhookEvent.ENDPOINT_ENABLED, owner=endpoint.owner)
+    logger.info("webhook endpoint %s enabled", endpoint.id)
+    return True
 
 
 def _tell_owner_disabled(endpoint: Endpoint) -> None:

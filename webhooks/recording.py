@@ -3,7 +3,8 @@
 The sender's results are written in bulk by its recorder thread. A delivery that succeeded, got
 `410 Gone` or spent its schedule is finished; one that failed gets its next attempt's time in the
 database, where the due sweep (`webhooks.queueing`) finds it. What the results say about their
-endpoints goes to `webhooks.health`.
+endpoints goes to `webhooks.health`; a delivery that spent its schedule gives a `delivery.exhausted`
+(`webhooks.operational`), in the same transaction.
 
 Whatever a receiver answered, its outcome is recorded on its own: what is stored is cleaned (no
 NUL, valid UTF-8, bounded), `Retry-After` is bounded by the schedule, and a batch the database
@@ -25,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import log_context
-from webhooks import health, metrics, ordering, transport
+from webhooks import health, metrics, operational, ordering, transport
 from webhooks.models import Attempt, Delivery, DeliveryStatus
 from webhooks.sender import Result
 
@@ -124,8 +125,14 @@ def _write_together(sent: Sequence[Result], now) -> list[Attempt]:
     deliveries = [result.request.delivery for result in sent]
     _save_outcomes(deliveries, now)
     ordering.hand_on_next(delivery for delivery in deliveries if delivery.status != DeliveryStatus.PENDING)
+    operational.deliveries_exhausted([result.request.delivery for result in sent if _exhausted(result)])
     health.record_results({result.request.endpoint_id: result for result in sent}.values(), now)
     return attempts
+
+
+def _exhausted(result: Result) -> bool:
+    """Failed for good because its schedule is spent (a 410 fails it too, and disables the endpoint)."""
+    return result.request.delivery.status == DeliveryStatus.FAILED and result.response.status != 410
 
 
 def _attempt(result: Result) -> Attempt:

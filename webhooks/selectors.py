@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
@@ -51,3 +51,37 @@ def failed_deliveries_since(when: datetime) -> int:
 
 def disabled_endpoint_count() -> int:
     return Endpoint.objects.filter(is_active=False).count()
+
+
+def with_last_attempt(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """Each delivery with its last attempt's time, response status and error (`last_attempted_at`,
+    `last_status`, `last_error`), read in the same query: lists show why without a query per row."""
+    last = Attempt.objects.filter(delivery=OuterRef("pk")).order_by("-attempted_at", "-id")
+    return deliveries.annotate(
+        last_attempted_at=Subquery(last.values("attempted_at")[:1]),
+        last_status=Subquery(last.values("response_status")[:1]),
+        last_error=Subquery(last.values("error")[:1]),
+    )
+
+
+def _next_attempt(endpoint_ref: OuterRef) -> Subquery:
+    pending = Delivery.objects.filter(
+        endpoint=endpoint_ref, status=DeliveryStatus.PENDING, next_attempt_at__isnull=False
+    ).order_by("next_attempt_at")
+    return Subquery(pending.values("next_attempt_at")[:1])
+
+
+def with_endpoint_next_attempt(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """Each delivery with the time its endpoint's next attempt is due (`endpoint_next_attempt_at`),
+    whichever delivery it is for; empty when nothing waits."""
+    return deliveries.annotate(endpoint_next_attempt_at=_next_attempt(OuterRef("endpoint_id")))
+
+
+def with_next_attempt(endpoints: QuerySet[Endpoint]) -> QuerySet[Endpoint]:
+    """Each endpoint with the time its next attempt is due (`next_attempt_at`)."""
+    return endpoints.annotate(next_attempt_at=_next_attempt(OuterRef("pk")))
+
+
+def recent_deliveries(endpoint: Endpoint, *, limit: int = 10) -> list[Delivery]:
+    """The endpoint's latest deliveries with their last attempts, in one query."""
+    return list(with_last_attempt(endpoint.deliveries.select_related("event").order_by("-id"))[:limit])

@@ -19,7 +19,7 @@ from core.errors import DomainError
 from core.pruning import delete_in_batches
 from events.services import publish
 from events.subjects import subject
-from webhooks import signing
+from webhooks import health, signing
 from webhooks.events import WebhookEvent
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.queueing import queue_after_commit, queue_lease
@@ -73,13 +73,17 @@ def create_endpoint(
 
 @transaction.atomic
 def update_endpoint(*, endpoint: Endpoint, **changes) -> Endpoint:
-    if changes.get("is_active") is True:
-        changes.update(disabled_reason="", failing_since=None)
-    elif changes.get("is_active") is False:
-        changes["disabled_reason"] = Endpoint.DisabledReason.MANUAL
-    for field, value in changes.items():
-        setattr(endpoint, field, value)
-    endpoint.save()
+    """Change an endpoint's fields; `is_active` goes through `health.enable`/`health.disable`, so a
+    real change of state gives its operational event and setting it as it was gives none."""
+    active = changes.pop("is_active", None)
+    if changes:
+        for field, value in changes.items():
+            setattr(endpoint, field, value)
+        endpoint.save(update_fields=[*changes, "updated_at"])
+    if active is True:
+        health.enable(endpoint)
+    elif active is False:
+        health.disable(endpoint, reason=Endpoint.DisabledReason.MANUAL)
     return endpoint
 
 
