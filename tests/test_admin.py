@@ -170,6 +170,8 @@ def test_each_state_change_in_the_admin_gives_one_operational_event(admin_client
         "description": "",
         "event_types": '["*"]',
         "all_customers": "",
+        "ordering": "none",
+        "rate_limit": "",
     }
     response = admin_client.post(f"/admin/webhooks/endpoint/{endpoint.id}/change/", form)  # is_active unticked
     assert response.status_code == 302

@@ -4,12 +4,11 @@ import uuid
 from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from core.workers import in_task
 from events.models import Event
-from webhooks import operational, ordering, sending
+from webhooks import operational, ordering, sending, subscriptions
 from webhooks.events import WebhookEvent
 from webhooks.models import Delivery, Endpoint
 from webhooks.queueing import queue_after_commit, queue_lease
@@ -17,15 +16,9 @@ from webhooks.queueing import queue_after_commit, queue_lease
 
 def subscribed_endpoints(events: Sequence[Event]) -> dict[uuid.UUID, list[Endpoint]]:
     """For each event, the active endpoints of its owner and the staff endpoints that take every
-    customer's events, but for an operational event not the endpoint it is about: one query for
-    all of them."""
-    owners = {event.owner_id for event in events if event.owner_id}
-    every_customer = Q(all_customers=True, owner__is_staff=True)
-    endpoints = list(
-        Endpoint.objects.filter(every_customer | Q(owner_id__in=owners), is_active=True).annotate(
-            takes_every_customer=ExpressionWrapper(every_customer, output_field=BooleanField())
-        )
-    )
+    customer's events, but for an operational event not the endpoint it is about: at most one
+    query for all of them (`webhooks.subscriptions` keeps them)."""
+    endpoints = subscriptions.endpoints_for({event.owner_id for event in events if event.owner_id})
     audiences = {}
     for event in events:
         itself = operational.about(event)  # an operational event never goes to the endpoint it is about

@@ -7,8 +7,29 @@ from django.utils import timezone
 from uuid6 import uuid7
 
 from core.encryption import EncryptedTextField
+from webhooks.signals import endpoints_changed
 
 MAX_RATE_LIMIT = 10_000  # deliveries per second
+
+
+class EndpointQuerySet(models.QuerySet):
+    """Writes that bypass save() and delete() still announce themselves (`endpoints_changed`), so
+    that no process fans out to subscriptions as they were (`webhooks.subscriptions`)."""
+
+    def update(self, **kwargs) -> int:
+        if updated := super().update(**kwargs):
+            endpoints_changed.send(sender=Endpoint)
+        return updated
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        endpoints_changed.send(sender=Endpoint)
+        return created
+
+    def bulk_update(self, objs, *args, **kwargs) -> int:
+        updated = super().bulk_update(objs, *args, **kwargs)
+        endpoints_changed.send(sender=Endpoint)
+        return updated
 
 
 class Endpoint(models.Model):
@@ -49,6 +70,8 @@ class Endpoint(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True, help_text="First failure since the last success.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EndpointQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

@@ -1,18 +1,29 @@
 """Where the webhooks app meets the rest: published events are fanned out, ready deliveries
-queued, and a worker's sender finished when the worker stops."""
+queued, every process told when endpoints or users change, and a worker's sender finished when
+the worker stops."""
 
 from celery.signals import worker_process_shutdown, worker_shutdown
+from django.contrib.auth.models import User
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from events.models import Event
 from events.signals import events_published
-from webhooks import fanout, sending, tasks
-from webhooks.signals import deliveries_ready
+from webhooks import fanout, sending, subscriptions, tasks
+from webhooks.models import Endpoint
+from webhooks.signals import deliveries_ready, endpoints_changed
 
 
 @receiver(events_published, dispatch_uid="webhooks.fan_out")
 def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
     fanout.fan_out(events=events)
+
+
+@receiver([post_save, post_delete], sender=Endpoint, dispatch_uid="webhooks.endpoint_written")
+@receiver(endpoints_changed, dispatch_uid="webhooks.endpoints_changed")
+@receiver([post_save, post_delete], sender=User, dispatch_uid="webhooks.user_written")  # staff status
+def renew_subscriptions(sender, **kwargs) -> None:
+    subscriptions.changed()
 
 
 @receiver(deliveries_ready, dispatch_uid="webhooks.queue_send")
