@@ -80,3 +80,25 @@ def add_links(result, generator, request, public):
             }
         }
     return result
+
+
+NO_NUL = "^[^\\x00]*$"  # DRF's CharField refuses NUL characters (PostgreSQL cannot store them)
+
+
+def forbid_nul_in_strings(result, generator, request, public):
+    """Say in the schema what every text field of a request enforces: no NUL character. Applied to
+    request bodies' and query parameters' free-text strings (no format, enum or pattern of their own)."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            for field in component.get("properties", {}).values():
+                _forbid_nul(field)
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                _forbid_nul(parameter.get("schema", {}))
+    return result
+
+
+def _forbid_nul(schema: dict) -> None:
+    if schema.get("type") == "string" and not {"format", "enum", "pattern", "$ref"} & schema.keys():
+        schema["pattern"] = NO_NUL
