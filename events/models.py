@@ -37,6 +37,12 @@ class Event(models.Model):
         default=default_relay_at, help_text="If still undispatched then, the relay hands the event on again."
     )
     relay_attempts = models.PositiveSmallIntegerField(default=0)
+    traceparent = models.CharField(
+        max_length=55,
+        blank=True,
+        default="",
+        help_text="W3C trace context of the span that recorded the event: what it causes continues that trace.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -47,7 +53,7 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
 
-    MESSAGE_FIELDS = ("id", "type", "owner_id", "subject", "data", "created_at")
+    MESSAGE_FIELDS = ("id", "type", "owner_id", "subject", "data", "created_at", "traceparent")
 
     def as_message(self) -> dict:
         """The event as a task message carries it, so that the worker need not read it back."""
@@ -58,6 +64,7 @@ class Event(models.Model):
             "subject": self.subject,
             "data": self.data,
             "created_at": self.created_at.isoformat(),
+            "traceparent": self.traceparent,
         }
 
     @classmethod

@@ -30,7 +30,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from core import log_context
+from core import log_context, tracing
 from core.pruning import delete_in_batches
 from core.workers import in_task
 from events.metrics import EVENTS_PUBLISHED
@@ -71,7 +71,12 @@ def publishing_together() -> Iterator[None]:
 
 
 def _record(events: list[Event]) -> None:
-    """Write the events in the caller's transaction and dispatch them by one of the two routes."""
+    """Write the events in the caller's transaction and dispatch them by one of the two routes.
+    Each keeps the trace it was recorded in: whatever it causes, on either route or through the
+    relay, continues that trace."""
+    traceparent = tracing.current_traceparent()
+    for event in events:
+        event.traceparent = event.traceparent or traceparent
     if not in_task():
         Event.objects.bulk_create(events)
         transaction.on_commit(lambda: events_recorded.send(sender=Event, events=events), robust=True)
@@ -119,24 +124,25 @@ def _count_dispatched(events: Sequence[Event]) -> None:
         logger.info("%s dispatched", event.type)
 
 
-def claim_events_to_relay(*, limit: int = 1000) -> list[uuid.UUID]:
+def claim_events_to_relay(*, limit: int = 1000) -> list[tuple[uuid.UUID, str]]:
     """The undispatched events whose relay time has come, oldest first, each claimed for this
     attempt: its next relay time moves on with a backoff (OUTBOX_RELAY_AFTER, doubling up to
     OUTBOX_RELAY_MAX_DELAY), so the relay hands an event on once per attempt, not on every tick.
-    Rows another relay holds are skipped."""
+    Rows another relay holds are skipped. Each comes with its `traceparent`, which its hand-off
+    continues."""
     now = timezone.now()
     with transaction.atomic():
         due = list(
             Event.objects.select_for_update(skip_locked=True)
             .filter(dispatched_at__isnull=True, relay_at__lte=now)
             .order_by("relay_at")
-            .values_list("id", "relay_attempts")[:limit]
+            .values_list("id", "relay_attempts", "traceparent")[:limit]
         )
-        for attempts in {attempts for _, attempts in due}:
-            Event.objects.filter(id__in=[id for id, n in due if n == attempts]).update(
+        for attempts in {attempts for _, attempts, _ in due}:
+            Event.objects.filter(id__in=[id for id, n, _ in due if n == attempts]).update(
                 relay_at=now + relay_backoff(attempts + 1), relay_attempts=attempts + 1
             )
-    return [id for id, _ in due]
+    return [(id, traceparent) for id, _, traceparent in due]
 
 
 def relay_backoff(attempts: int):

@@ -5,6 +5,7 @@ import uuid
 
 from celery import shared_task
 
+from core import tracing
 from events import services
 from events.models import Event
 
@@ -18,12 +19,13 @@ def dispatch_event(event_id: str, event: dict | None = None) -> None:
 
 @shared_task(name="events.relay_undispatched_events")
 def relay_undispatched_events() -> int:
-    event_ids = services.claim_events_to_relay()
-    for event_id in event_ids:
-        queue_dispatch(event_id)  # by id: the worker reads it back
-    if event_ids:
-        logger.info("outbox relay: %d events handed on again", len(event_ids))
-    return len(event_ids)
+    claimed = services.claim_events_to_relay()
+    for event_id, traceparent in claimed:
+        with tracing.continued(traceparent):  # the dispatch belongs to the event's trace, not to this tick's
+            queue_dispatch(event_id)  # by id: the worker reads it back
+    if claimed:
+        logger.info("outbox relay: %d events handed on again", len(claimed))
+    return len(claimed)
 
 
 @shared_task(name="events.prune_events")

@@ -4,7 +4,9 @@ import inspect
 import os
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.concurrency import get_implementation
+from celery.concurrency.prefork import TaskPool as PreforkPool
+from celery.signals import task_prerun, worker_init, worker_process_init, worker_process_shutdown
 
 from core import log_context
 
@@ -14,6 +16,8 @@ app = Celery("petstore")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+WORKER_SERVICE = "petstore-worker"
+
 
 @task_prerun.connect
 def bind_task_log_context(task, args, kwargs, **_) -> None:
@@ -21,3 +25,26 @@ def bind_task_log_context(task, args, kwargs, **_) -> None:
     parameters = list(inspect.signature(task.run).parameters)
     given = dict(zip(parameters, args, strict=False)) | kwargs
     log_context.start(**{name: value for name, value in given.items() if name in log_context.FIELDS})
+
+
+@worker_init.connect
+def trace_the_worker(sender, **_) -> None:
+    """Tracing in the process that runs the tasks: this one, unless a prefork pool forks them."""
+    if not issubclass(get_implementation(sender.pool_cls), PreforkPool):
+        from petstore import tracing
+
+        tracing.setup(service_name=WORKER_SERVICE)
+
+
+@worker_process_init.connect
+def trace_the_pool_process(**_) -> None:
+    from petstore import tracing
+
+    tracing.setup(service_name=WORKER_SERVICE)
+
+
+@worker_process_shutdown.connect
+def flush_the_pool_process_spans(**_) -> None:
+    from petstore import tracing
+
+    tracing.flush()

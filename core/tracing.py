@@ -1,0 +1,103 @@
+"""Trace context across the outbox: the W3C `traceparent` an event keeps, and spans continued from it.
+
+A trace crosses a transaction where an event is written: the request (or task) that records the
+event is its trace, and so is everything the event causes later, in another process, perhaps hours
+later (a webhook retry). The event keeps the `traceparent` of the span that recorded it, and the
+work it causes continues from there.
+
+Tracing is on only in a process that `petstore.tracing.setup` turned it on in (an exporter is
+configured). When it is off, nothing here touches OpenTelemetry: an event still gets a
+`traceparent` (a fresh, unsampled one, so that a webhook receiver can still tie an event's
+attempts together) and `span()` and `continued()` do nothing.
+"""
+
+import re
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+from opentelemetry import context, trace
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
+from opentelemetry.util.types import AttributeValue
+
+TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+_enabled = False
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+def enable(on: bool = True) -> None:
+    """Turned on by `petstore.tracing.setup` once this process has a tracer provider."""
+    global _enabled
+    _enabled = on
+
+
+def format_traceparent(span_context: SpanContext) -> str:
+    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
+
+
+def parse_traceparent(traceparent: str) -> SpanContext | None:
+    """The span context a `traceparent` names (as a remote parent), or None if it is not a valid one."""
+    match = TRACEPARENT.match(traceparent or "")
+    if not match or int(match[1], 16) == 0 or int(match[2], 16) == 0:
+        return None
+    return SpanContext(int(match[1], 16), int(match[2], 16), is_remote=True, trace_flags=TraceFlags(int(match[3], 16)))
+
+
+def current_traceparent() -> str:
+    """The `traceparent` of the current span: what an event recorded now keeps. Without one (tracing
+    off, or no span), a fresh trace that was not sampled: nothing recorded it, but what continues
+    from it shares its trace id."""
+    if _enabled:
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            return format_traceparent(span_context)
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"
+
+
+@contextmanager
+def continued(traceparent: str) -> Iterator[None]:
+    """Make `traceparent` the current context (no span of its own): what starts inside, a Celery
+    task's message say, continues that trace."""
+    parent = parse_traceparent(traceparent) if _enabled else None
+    if parent is None:
+        yield
+        return
+    token = context.attach(trace.set_span_in_context(NonRecordingSpan(parent)))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+@contextmanager
+def span(
+    name: str,
+    *,
+    parent: str,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    links: Sequence[str] = (),
+) -> Iterator[Span | None]:
+    """A span continuing the trace of `parent` (a `traceparent`), current while the block runs; None
+    when tracing is off. `links` are other traces it also belongs to (a batch of events)."""
+    if not _enabled:
+        yield None
+        return
+    parent_context = parse_traceparent(parent)
+    ctx = trace.set_span_in_context(NonRecordingSpan(parent_context)) if parent_context else context.Context()
+    linked = [trace.Link(linked) for linked in map(parse_traceparent, links) if linked is not None]
+    tracer = trace.get_tracer("petstore")
+    with tracer.start_as_current_span(name, context=ctx, kind=kind, attributes=attributes, links=linked) as current:
+        yield current
+
+
+def traceparent_to_send(span: Span | None, *, parent: str) -> str:
+    """The `traceparent` to send on a request made within `span`: the span's own (the receiver's
+    parent is this request), or, tracing off, the one it continues."""
+    if span is not None and span.get_span_context().is_valid:
+        return format_traceparent(span.get_span_context())
+    return parent
