@@ -21,8 +21,7 @@ def dispatch_event(event_id: str, event: dict | None = None) -> None:
 def relay_undispatched_events() -> int:
     claimed = services.claim_events_to_relay()
     for event_id, traceparent in claimed:
-        with tracing.continued(traceparent):  # the dispatch belongs to the event's trace, not to this tick's
-            queue_dispatch(event_id)  # by id: the worker reads it back
+        queue_dispatch(event_id, traceparent=traceparent)  # by id: the worker reads it back
     if claimed:
         logger.info("outbox relay: %d events handed on again", len(claimed))
     return len(claimed)
@@ -33,8 +32,11 @@ def prune_events() -> int:
     return services.prune_events()
 
 
-def queue_dispatch(event_id: uuid.UUID, *, event: Event | None = None) -> None:
+def queue_dispatch(event_id: uuid.UUID, *, event: Event | None = None, traceparent: str = "") -> None:
+    """Queue the event's dispatch, in its trace (the message carries it), not in the caller's: the
+    relay's tick is not what caused it."""
     try:
-        dispatch_event.delay(str(event_id), event.as_message() if event else None)
+        with tracing.continued(event.traceparent if event else traceparent):
+            dispatch_event.delay(str(event_id), event.as_message() if event else None)
     except Exception:  # noqa: BLE001 - broker errors vary by transport
         logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)

@@ -69,6 +69,13 @@ def setup(*, service_name: str, exporter: SpanExporter | None = None) -> bool:
     return True
 
 
+def teardown() -> None:
+    """Tracing off again in this process (the tests turn it on and off around the tests that use it)."""
+    tracing.enable(False)
+    DjangoInstrumentor().uninstrument()
+    CeleryInstrumentor().uninstrument()
+
+
 def flush() -> None:
     """Export the spans still waiting (a prefork child exits without running atexit handlers)."""
     provider = trace.get_tracer_provider()
