@@ -11,10 +11,10 @@ configured). When it is off, nothing here touches OpenTelemetry: an event still 
 attempts together) and `span()` and `continued()` do nothing.
 """
 
+import random
 import re
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import context, trace
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
@@ -55,17 +55,19 @@ def current_traceparent() -> str:
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
             return format_traceparent(span_context)
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"
+    # Ids need to be unique, not secret (the SDK's own generator uses `random` too); never all zeros.
+    return f"00-{random.getrandbits(128) | 1:032x}-{random.getrandbits(64) | 1:016x}-00"
 
 
-@contextmanager
-def continued(traceparent: str) -> Iterator[None]:
+def continued(traceparent: str) -> AbstractContextManager[None]:
     """Make `traceparent` the current context (no span of its own): what starts inside, a Celery
     task's message say, continues that trace."""
     parent = parse_traceparent(traceparent) if _enabled else None
-    if parent is None:
-        yield
-        return
+    return _attached(parent) if parent is not None else nullcontext()
+
+
+@contextmanager
+def _attached(parent: SpanContext) -> Iterator[None]:
     token = context.attach(trace.set_span_in_context(NonRecordingSpan(parent)))
     try:
         yield
