@@ -23,6 +23,7 @@ from werkzeug import Request, Response
 
 from core import tracing
 from events import services, tasks
+from events import tracing as events_tracing
 from events.models import Event
 from harness import Processes
 from petstore import tracing as setup
@@ -112,6 +113,34 @@ def test_a_relayed_event_is_handed_on_in_the_trace_of_its_request_not_of_the_rel
     assert trace_id(message["traceparent"]) == f"{request.context.trace_id:032x}" != f"{tick.context.trace_id:032x}"
     (producer,) = [span for span in spans.get_finished_spans() if span.kind == SpanKind.PRODUCER]
     assert producer.context.trace_id == request.context.trace_id
+
+
+@pytest.mark.django_db
+def test_an_events_later_hops_are_spans_of_its_trace_and_a_batch_links_the_traces_of_the_others(spans):
+    first, second = (
+        services.publish(type="webhook.test", subject="endpoint/1", data={"endpoint_id": "1", "message": m})
+        for m in ("a", "b")
+    )  # outside any span: each in a trace of its own
+    first.traceparent = first.traceparent[:-2] + "01"  # sampled, as a request's would be
+
+    with events_tracing.span_for(first, "publish webhook.test") as span:
+        headers = events_tracing.message_headers(first, span)
+    assert f"{span.parent.trace_id:032x}" == trace_id(first.traceparent) == trace_id(headers["traceparent"])
+    assert span_id(headers["traceparent"]) == f"{span.context.span_id:016x}"  # a consumer's parent: this span
+    assert span.attributes["petstore.event.id"] == str(first.id)
+
+    with events_tracing.span_for_batch([first, second], "publish 2 events") as batch:
+        pass
+    assert f"{batch.context.trace_id:032x}" == trace_id(first.traceparent)
+    assert [f"{link.context.trace_id:032x}" for link in batch.links] == [trace_id(second.traceparent)]
+
+
+@pytest.mark.django_db
+def test_with_tracing_off_an_events_hops_make_no_span_and_messages_carry_its_traceparent():
+    event = services.publish(type="webhook.test", subject="endpoint/1", data={"endpoint_id": "1", "message": "m"})
+    with events_tracing.span_for(event, "publish webhook.test") as span:
+        assert span is None
+        assert events_tracing.message_headers(event, span) == {"traceparent": event.traceparent}
 
 
 class Collector:
