@@ -15,12 +15,14 @@ import random
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Literal
 
-from opentelemetry import context, trace
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
-from opentelemetry.util.types import AttributeValue
+if TYPE_CHECKING:  # OpenTelemetry is imported only once tracing is on: off, it costs no memory
+    from opentelemetry.trace import Span, SpanContext
+    from opentelemetry.util.types import AttributeValue
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+SpanKindName = Literal["INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"]
 
 _enabled = False
 
@@ -35,12 +37,14 @@ def enable(on: bool = True) -> None:
     _enabled = on
 
 
-def format_traceparent(span_context: SpanContext) -> str:
+def format_traceparent(span_context: "SpanContext") -> str:
     return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
 
 
-def parse_traceparent(traceparent: str) -> SpanContext | None:
+def parse_traceparent(traceparent: str) -> "SpanContext | None":
     """The span context a `traceparent` names (as a remote parent), or None if it is not a valid one."""
+    from opentelemetry.trace import SpanContext, TraceFlags
+
     match = TRACEPARENT.match(traceparent or "")
     if not match or int(match[1], 16) == 0 or int(match[2], 16) == 0:
         return None
@@ -52,6 +56,8 @@ def current_traceparent() -> str:
     off, or no span), a fresh trace that was not sampled: nothing recorded it, but what continues
     from it shares its trace id."""
     if _enabled:
+        from opentelemetry import trace
+
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
             return format_traceparent(span_context)
@@ -67,37 +73,46 @@ def continued(traceparent: str) -> AbstractContextManager[None]:
 
 
 @contextmanager
-def _attached(parent: SpanContext) -> Iterator[None]:
-    token = context.attach(trace.set_span_in_context(NonRecordingSpan(parent)))
+def _attached(parent: "SpanContext") -> Iterator[None]:
+    from opentelemetry import context, trace
+
+    token = context.attach(trace.set_span_in_context(trace.NonRecordingSpan(parent)))
     try:
         yield
     finally:
         context.detach(token)
 
 
-@contextmanager
 def span(
     name: str,
     *,
     parent: str,
-    kind: SpanKind = SpanKind.INTERNAL,
-    attributes: Mapping[str, AttributeValue] | None = None,
+    kind: SpanKindName = "INTERNAL",
+    attributes: "Mapping[str, AttributeValue] | None" = None,
     links: Sequence[str] = (),
-) -> Iterator[Span | None]:
+) -> "AbstractContextManager[Span | None]":
     """A span continuing the trace of `parent` (a `traceparent`), current while the block runs; None
     when tracing is off. `links` are other traces it also belongs to (a batch of events)."""
     if not _enabled:
-        yield None
-        return
+        return nullcontext()
+    return _span(name, parent=parent, kind=kind, attributes=attributes, links=links)
+
+
+@contextmanager
+def _span(name, *, parent, kind, attributes, links) -> "Iterator[Span]":
+    from opentelemetry import context, trace
+
     parent_context = parse_traceparent(parent)
-    ctx = trace.set_span_in_context(NonRecordingSpan(parent_context)) if parent_context else context.Context()
+    ctx = trace.set_span_in_context(trace.NonRecordingSpan(parent_context)) if parent_context else context.Context()
     linked = [trace.Link(linked) for linked in map(parse_traceparent, links) if linked is not None]
     tracer = trace.get_tracer("petstore")
-    with tracer.start_as_current_span(name, context=ctx, kind=kind, attributes=attributes, links=linked) as current:
+    with tracer.start_as_current_span(
+        name, context=ctx, kind=trace.SpanKind[kind], attributes=attributes, links=linked
+    ) as current:
         yield current
 
 
-def traceparent_to_send(span: Span | None, *, parent: str) -> str:
+def traceparent_to_send(span: "Span | None", *, parent: str) -> str:
     """The `traceparent` to send on a request made within `span`: the span's own (the receiver's
     parent is this request), or, tracing off, the one it continues."""
     if span is not None and span.get_span_context().is_valid:

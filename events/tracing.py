@@ -4,12 +4,14 @@ Tracing off, they cost nothing and yield None."""
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-
-from opentelemetry.trace import Span, SpanKind
-from opentelemetry.util.types import AttributeValue
+from typing import TYPE_CHECKING
 
 from core import tracing
 from events.models import Event
+
+if TYPE_CHECKING:  # imported once tracing is on (core.tracing)
+    from opentelemetry.trace import Span
+    from opentelemetry.util.types import AttributeValue
 
 
 @contextmanager
@@ -25,9 +27,9 @@ def span_for(
     event: Event,
     name: str,
     *,
-    kind: SpanKind = SpanKind.PRODUCER,
-    attributes: Mapping[str, AttributeValue] | None = None,
-) -> Iterator[Span | None]:
+    kind: tracing.SpanKindName = "PRODUCER",
+    attributes: "Mapping[str, AttributeValue] | None" = None,
+) -> "Iterator[Span | None]":
     """A span of the event's trace, e.g. `with span_for(event, "publish order.created"):`."""
     attributes = {"petstore.event.id": str(event.id), "petstore.event.type": event.type, **(attributes or {})}
     with tracing.span(name, parent=event.traceparent, kind=kind, attributes=attributes) as span:
@@ -39,9 +41,9 @@ def span_for_batch(
     events: Sequence[Event],
     name: str,
     *,
-    kind: SpanKind = SpanKind.PRODUCER,
-    attributes: Mapping[str, AttributeValue] | None = None,
-) -> Iterator[Span | None]:
+    kind: tracing.SpanKindName = "PRODUCER",
+    attributes: "Mapping[str, AttributeValue] | None" = None,
+) -> "Iterator[Span | None]":
     """One span for a batch of events (one bus publish with its confirms): a child of the first
     event's trace, linked to the traces of the others (OpenTelemetry's way for a batch)."""
     others = sorted({event.traceparent for event in events[1:]} - {events[0].traceparent} - {""})
@@ -50,7 +52,7 @@ def span_for_batch(
         yield span
 
 
-def message_headers(event: Event, span: Span | None = None) -> dict[str, str]:
+def message_headers(event: Event, span: "Span | None" = None) -> dict[str, str]:
     """The trace header for a message about the event (the bus' message headers): within `span`,
     the span's own, so that a consumer's work is its child; else the event's."""
     traceparent = tracing.traceparent_to_send(span, parent=event.traceparent)

@@ -11,13 +11,6 @@ Off, nothing is instrumented: no middleware, no signal handler, no span.
 import logging
 import os
 
-from opentelemetry import trace
-from opentelemetry.instrumentation.celery import CeleryInstrumentor
-from opentelemetry.instrumentation.django import DjangoInstrumentor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-
 from core import tracing
 
 logger = logging.getLogger(__name__)
@@ -28,41 +21,51 @@ EXCLUDED_URLS = "healthz,readyz,metrics"
 _provider_pid: int | None = None
 
 
-def exporter_from_environment() -> SpanExporter | None:
-    """The exporter the OTEL_* variables ask for; None: tracing stays off."""
+def configured_exporter() -> str | None:
+    """The exporter the OTEL_* variables ask for ("otlp" or "console"); None: tracing stays off."""
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
     endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     exporter = os.environ.get("OTEL_TRACES_EXPORTER", "otlp" if endpoint else "none").strip().lower()
-    if exporter == "console":
-        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-        return ConsoleSpanExporter()
-    if exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()  # endpoint, headers, timeout, compression: from the OTEL_* variables
+    if exporter in ("otlp", "console"):
+        return exporter
     if exporter != "none":
         logger.warning("OTEL_TRACES_EXPORTER=%s is not supported here (otlp, console, none): tracing is off", exporter)
     return None
 
 
-def setup(*, service_name: str, exporter: SpanExporter | None = None) -> bool:
-    """Turn tracing on in this process if an exporter is configured (or given: the tests' in-memory
-    one, whose spans are then exported as each ends); whether it is on."""
+def setup(*, service_name: str, exporter=None) -> bool:
+    """Turn tracing on in this process if an exporter is configured, or given (a `SpanExporter`: the
+    tests' in-memory one, whose spans are then exported as each ends); whether it is on. Off, not
+    even OpenTelemetry's SDK is imported."""
     global _provider_pid
     if _provider_pid != os.getpid():
-        if exporter is not None:
-            processor = SimpleSpanProcessor(exporter)
-        elif (configured := exporter_from_environment()) is not None:
-            processor = BatchSpanProcessor(configured)  # exports from a thread of its own, in batches
-        else:
+        kind = configured_exporter() if exporter is None else "given"
+        if kind is None:
             return False
+        from opentelemetry import trace
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
+        if kind == "given":
+            processor = SimpleSpanProcessor(exporter)
+        elif kind == "console":
+            processor = BatchSpanProcessor(ConsoleSpanExporter())
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            # Endpoint, headers, timeout, compression: from the OTEL_EXPORTER_OTLP_* variables. Spans
+            # are exported in batches from a thread of the processor's own.
+            processor = BatchSpanProcessor(OTLPSpanExporter())
         attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": service_name}
         provider = TracerProvider(resource=Resource.create(attributes))  # the sampler from OTEL_TRACES_SAMPLER
         provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
         _provider_pid = os.getpid()
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+
     DjangoInstrumentor().instrument(excluded_urls=os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", EXCLUDED_URLS))
     CeleryInstrumentor().instrument()
     tracing.enable()
@@ -71,6 +74,9 @@ def setup(*, service_name: str, exporter: SpanExporter | None = None) -> bool:
 
 def teardown() -> None:
     """Tracing off again in this process (the tests turn it on and off around the tests that use it)."""
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+
     tracing.enable(False)
     DjangoInstrumentor().uninstrument()
     CeleryInstrumentor().uninstrument()
@@ -78,6 +84,7 @@ def teardown() -> None:
 
 def flush() -> None:
     """Export the spans still waiting (a prefork child exits without running atexit handlers)."""
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, TracerProvider):
-        provider.force_flush()
+    if _provider_pid == os.getpid():
+        from opentelemetry import trace
+
+        trace.get_tracer_provider().force_flush()

@@ -7,7 +7,9 @@ collector played by a loopback HTTP server here, which decodes what it receives 
 own protobuf classes."""
 
 import gzip
+import os
 import re
+import subprocess
 
 import pytest
 import redis
@@ -25,7 +27,7 @@ from core import tracing
 from events import services, tasks
 from events import tracing as events_tracing
 from events.models import Event
-from harness import Processes
+from harness import PYTHON, ROOT, Processes
 from petstore import tracing as setup
 from tests.conftest import eventually, order_body
 from webhooks.models import Delivery
@@ -77,6 +79,18 @@ def test_with_tracing_off_nothing_is_instrumented_and_an_event_still_gets_an_uns
     (event,) = Event.objects.filter(type="order.created")
     assert TRACEPARENT.match(event.traceparent)
     assert event.traceparent.endswith("-00")  # not sampled: nothing recorded it
+
+
+@pytest.mark.parametrize(("variables", "traced"), [({}, False), ({"OTEL_TRACES_EXPORTER": "console"}, True)])
+def test_with_tracing_off_a_web_process_does_not_even_load_opentelemetry(variables, traced):
+    script = (
+        "import sys, petstore.wsgi; from django.conf import settings; "
+        f"print(any(m.startswith('opentelemetry') for m in sys.modules), {OTEL_MIDDLEWARE!r} in settings.MIDDLEWARE)"
+    )
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+    env |= {"DJANGO_SETTINGS_MODULE": "tests.settings", **variables}
+    result = subprocess.run([PYTHON, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == [str(traced), str(traced)]
 
 
 @pytest.mark.django_db

@@ -27,7 +27,6 @@ from typing import Any
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
-from opentelemetry.trace import SpanKind, StatusCode
 from urllib3.util import parse_url
 
 from core import tracing
@@ -224,7 +223,9 @@ def attempt(request: Request) -> transport.Response:
         "petstore.webhook.delivery_id": str(request.delivery.id),
         "petstore.webhook.event_id": request.headers.get("webhook-id", ""),
     }
-    with tracing.span("POST webhook", parent=parent, kind=SpanKind.CLIENT, attributes=attributes) as span:
+    from opentelemetry.trace import StatusCode  # tracing is on: OpenTelemetry is loaded
+
+    with tracing.span("POST webhook", parent=parent, kind="CLIENT", attributes=attributes) as span:
         headers = {**request.headers, "traceparent": tracing.traceparent_to_send(span, parent=parent)}
         response = transport.post(url=request.url, body=request.body, headers=headers)
         if response.status is not None:
