@@ -39,10 +39,10 @@ def setup(*, service_name: str, exporter=None) -> bool:
     tests' in-memory one, whose spans are then exported as each ends); whether it is on. Off, not
     even OpenTelemetry's SDK is imported."""
     global _provider_pid
+    kind = configured_exporter() if exporter is None else "given"
+    if kind is None:
+        return False
     if _provider_pid != os.getpid():
-        kind = configured_exporter() if exporter is None else "given"
-        if kind is None:
-            return False
         from opentelemetry import trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
