@@ -30,6 +30,8 @@ from events.models import Event
 from harness import PYTHON, ROOT, Processes
 from petstore import tracing as setup
 from tests.conftest import eventually, order_body
+from tests.sending import send_here
+from webhooks import services as webhook_services
 from webhooks.models import Delivery
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -79,6 +81,18 @@ def test_with_tracing_off_nothing_is_instrumented_and_an_event_still_gets_an_uns
     (event,) = Event.objects.filter(type="order.created")
     assert TRACEPARENT.match(event.traceparent)
     assert event.traceparent.endswith("-00")  # not sampled: nothing recorded it
+
+
+@pytest.mark.django_db
+def test_with_tracing_off_a_webhook_attempt_still_carries_its_events_traceparent(customer, httpserver):
+    endpoint = webhook_services.create_endpoint(owner=customer.user, url=httpserver.url_for("/hook"), event_types=["*"])
+    httpserver.expect_request("/hook").respond_with_data(status=204)
+    delivery = webhook_services.send_test_event(endpoint=endpoint)
+    (attempt,) = send_here([delivery.id])
+    assert attempt.response_status == 204
+    ((request, _),) = httpserver.log
+    assert request.headers["traceparent"] == delivery.event.traceparent
+    assert TRACEPARENT.match(delivery.event.traceparent)
 
 
 @pytest.mark.parametrize(("variables", "traced"), [({}, False), ({"OTEL_TRACES_EXPORTER": "console"}, True)])
