@@ -17,6 +17,10 @@ handed it on, and the relay (`events.relay_undispatched_events`, on beat) queues
 broker lost it; work a worker started after its commit and then lost with the worker is found
 again from the database (the due-delivery sweep, the stalled-order sweep). Consumers are
 idempotent.
+
+Either way, too, the event keeps the trace it was recorded in (`Event.traceparent`, in the row and
+in the dispatch message): its dispatch task, the relay's hand-off of it and each of its webhook
+attempts continue that trace, in whatever process and however late they run.
 """
 
 import contextvars

@@ -9,6 +9,7 @@ from celery.concurrency.prefork import TaskPool as PreforkPool
 from celery.signals import task_prerun, worker_init, worker_process_init, worker_process_shutdown
 
 from core import log_context
+from petstore import tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "petstore.settings")
 
@@ -31,20 +32,14 @@ def bind_task_log_context(task, args, kwargs, **_) -> None:
 def trace_the_worker(sender, **_) -> None:
     """Tracing in the process that runs the tasks: this one, unless a prefork pool forks them."""
     if not issubclass(get_implementation(sender.pool_cls), PreforkPool):
-        from petstore import tracing
-
         tracing.setup(service_name=WORKER_SERVICE)
 
 
 @worker_process_init.connect
 def trace_the_pool_process(**_) -> None:
-    from petstore import tracing
-
     tracing.setup(service_name=WORKER_SERVICE)
 
 
 @worker_process_shutdown.connect
 def flush_the_pool_process_spans(**_) -> None:
-    from petstore import tracing
-
     tracing.flush()
