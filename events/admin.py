@@ -12,7 +12,7 @@ class EventAdmin(admin.ModelAdmin):
     list_filter = ["type", ("dispatched_at", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["=id", "=subject", "owner__username"]
     date_hierarchy = "created_at"
-    fields = ["id", "type", "owner", "subject", "sequence", "created_at", "dispatched_at", "pretty_data"]
+    fields = ["id", "type", "owner", "subject", "sequence", "created_at", "dispatched_at", "traceparent", "pretty_data"]
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:

@@ -24,6 +24,7 @@ from amqp import Message
 from django.conf import settings
 from kombu import Connection, Exchange, Queue, binding
 
+from events import tracing as events_tracing
 from events.metrics import BUS_PUBLISHED, BUS_UNCONFIRMED
 from events.models import Event
 
@@ -92,7 +93,8 @@ def declare(channel) -> None:
 
 
 def message(event: Event) -> Message:
-    """The event as the bus carries it: the envelope as JSON, with the properties of §8."""
+    """The event as the bus carries it: the envelope as JSON, with the properties of §8, and its
+    trace (`traceparent` header) for the consumers to continue."""
     return Message(
         json.dumps(event.envelope(), separators=(",", ":")).encode(),
         content_type="application/json",
@@ -101,6 +103,7 @@ def message(event: Event) -> Message:
         type=event.type,
         timestamp=int(event.created_at.timestamp()),  # AMQP timestamps are whole unix seconds
         delivery_mode=2,  # persistent
+        application_headers=events_tracing.message_headers(event),
     )
 
 
@@ -189,7 +192,9 @@ _publisher = _Publisher()
 def publish_batch(events: Sequence[Event]) -> list[uuid.UUID]:
     """Publish `events` to the bus and wait for its confirms (at most EVENT_BUS_TIMEOUT); the ids of
     those it confirmed. Never raises: what was not confirmed stays in the outbox for the relay."""
-    confirmed = _publisher.publish(events)
+    attributes = {"messaging.system": "rabbitmq", "messaging.destination.name": settings.EVENT_BUS_EXCHANGE}
+    with events_tracing.span_for_batch(events, f"publish {len(events)} events", attributes=attributes):
+        confirmed = _publisher.publish(events)
     for event in confirmed:
         BUS_PUBLISHED.labels(event.type).inc()
     if unconfirmed := len(events) - len(confirmed):

@@ -45,7 +45,8 @@ OPENAPI_WEBHOOKS = [
         decorator=extend_schema(
             summary=spec.description,
             description="Signed per Standard Webhooks: headers `webhook-id`, `webhook-timestamp`, "
-            "`webhook-signature`. Answer 2xx within the timeout.",
+            "`webhook-signature`; a W3C `traceparent` header continues the trace of the request that caused "
+            "the event. Answer 2xx within the timeout.",
             request=_envelope(spec),
             responses={200: OpenApiResponse(description="Received; any 2xx will do.")},
         ),

@@ -65,6 +65,12 @@ class Event(models.Model):
         editable=False,
         help_text="The id of the transaction that wrote the event: (txid, id) is its place in commit order.",
     )
+    traceparent = models.CharField(
+        max_length=55,
+        blank=True,
+        default="",
+        help_text="W3C trace context of the span that recorded the event: what it causes continues that trace.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -92,6 +98,7 @@ class Event(models.Model):
             "sequence": self.sequence,
             "data": self.data,
             "created_at": self.created_at.isoformat(),
+            "traceparent": self.traceparent,
         }
 
     @classmethod

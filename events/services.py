@@ -25,6 +25,10 @@ handed it on, and the relay (`events.relay_undispatched_events`, on beat) queues
 broker lost it; work a worker started after its commit and then lost with the worker is found
 again from the database (the due-delivery sweep, the stalled-order sweep). Consumers are
 idempotent.
+
+Either way, too, the event keeps the trace it was recorded in (`Event.traceparent`, in the row and
+in the dispatch message): its dispatch task, the relay's hand-off of it and each of its webhook
+attempts continue that trace, in whatever process and however late they run.
 """
 
 import contextvars
@@ -39,7 +43,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import log_context
+from core import log_context, tracing
 from core.pruning import delete_in_batches
 from core.workers import in_task
 from events import bus, wakeup
@@ -82,7 +86,12 @@ def publishing_together() -> Iterator[None]:
 
 def _record(events: list[Event]) -> None:
     """Write the events in the caller's transaction and dispatch them by one of the two routes.
-    Either way, once it commits, open event streams are told to look (`events.wakeup`)."""
+    Either way, once it commits, open event streams are told to look (`events.wakeup`). Each event
+    keeps the trace it was recorded in: whatever it causes, on either route or through the relay,
+    continues that trace."""
+    traceparent = tracing.current_traceparent()
+    for event in events:
+        event.traceparent = event.traceparent or traceparent
     _number(events)
     transaction.on_commit(lambda: wakeup.notify(owner_ids={event.owner_id for event in events}), robust=True)
     if to_bus := bus.enabled():
@@ -173,7 +182,8 @@ def relay_to_bus(*, limit: int = 1000, batch_size: int = 100) -> int:
     """Publish the events the bus has not confirmed and whose time has come (each once per attempt,
     with the relay's backoff); how many were confirmed."""
     confirmed = 0
-    event_ids = _claim(Event.objects.filter(bus_publish_at__lte=timezone.now()), "bus_publish", limit=limit)
+    claimed = _claim(Event.objects.filter(bus_publish_at__lte=timezone.now()), "bus_publish", limit=limit)
+    event_ids = [event_id for event_id, _ in claimed]
     for start in range(0, len(event_ids), batch_size):
         batch = list(Event.objects.filter(id__in=event_ids[start : start + batch_size]).order_by("id"))
         if batch and (ids := bus.publish_batch(batch)):
@@ -183,27 +193,33 @@ def relay_to_bus(*, limit: int = 1000, batch_size: int = 100) -> int:
     return confirmed
 
 
-def claim_events_to_relay(*, limit: int = 1000) -> list[uuid.UUID]:
+def claim_events_to_relay(*, limit: int = 1000) -> list[tuple[uuid.UUID, str]]:
     """The undispatched events whose relay time has come, oldest first, each claimed for this
     attempt: its next relay time moves on with a backoff (OUTBOX_RELAY_AFTER, doubling up to
     OUTBOX_RELAY_MAX_DELAY), so the relay hands an event on once per attempt, not on every tick.
-    Rows another relay holds are skipped."""
+    Rows another relay holds are skipped. Each comes with its `traceparent`, which its hand-off
+    continues."""
     due = Event.objects.filter(dispatched_at__isnull=True, relay_at__lte=timezone.now())
     return _claim(due, "relay", limit=limit)
 
 
-def _claim(due, field: str, *, limit: int) -> list[uuid.UUID]:
+def _claim(due, field: str, *, limit: int) -> list[tuple[uuid.UUID, str]]:
     """Claim the `due` events, oldest relay time first, for this attempt: `<field>_at` moves on
-    with the backoff and `<field>_attempts` counts it. Rows another relay holds are skipped."""
+    with the backoff and `<field>_attempts` counts it. Rows another relay holds are skipped. Each
+    comes with its `traceparent`."""
     at, attempts_field = f"{field}_at", f"{field}_attempts"
     now = timezone.now()
     with transaction.atomic():
-        due = list(due.select_for_update(skip_locked=True).order_by(at).values_list("id", attempts_field)[:limit])
-        for attempts in {attempts for _, attempts in due}:
-            Event.objects.filter(id__in=[id for id, n in due if n == attempts]).update(
+        due = list(
+            due.select_for_update(skip_locked=True)
+            .order_by(at)
+            .values_list("id", attempts_field, "traceparent")[:limit]
+        )
+        for attempts in {attempts for _, attempts, _ in due}:
+            Event.objects.filter(id__in=[id for id, n, _ in due if n == attempts]).update(
                 **{at: now + relay_backoff(attempts + 1), attempts_field: attempts + 1}
             )
-    return [id for id, _ in due]
+    return [(id, traceparent) for id, _, traceparent in due]
 
 
 def relay_backoff(attempts: int):

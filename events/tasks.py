@@ -5,6 +5,7 @@ import uuid
 
 from celery import shared_task
 
+from core import tracing
 from events import bus, services
 from events.models import Event
 
@@ -18,12 +19,12 @@ def dispatch_event(event_id: str, event: dict | None = None) -> None:
 
 @shared_task(name="events.relay_undispatched_events")
 def relay_undispatched_events() -> int:
-    event_ids = services.claim_events_to_relay()
-    for event_id in event_ids:
-        queue_dispatch(event_id)  # by id: the worker reads it back
-    if event_ids:
-        logger.info("outbox relay: %d events handed on again", len(event_ids))
-    return len(event_ids)
+    claimed = services.claim_events_to_relay()
+    for event_id, traceparent in claimed:
+        queue_dispatch(event_id, traceparent=traceparent)  # by id: the worker reads it back
+    if claimed:
+        logger.info("outbox relay: %d events handed on again", len(claimed))
+    return len(claimed)
 
 
 @shared_task(name="events.relay_unpublished_events")
@@ -41,9 +42,14 @@ def prune_events() -> int:
     return services.prune_events()
 
 
-def queue_dispatch(event_id: uuid.UUID, *, event: Event | None = None) -> None:
+def queue_dispatch(event_id: uuid.UUID, *, event: Event | None = None, traceparent: str = "") -> None:
+    """Queue the event's dispatch, in its trace (the message carries it), not in the caller's: the
+    relay's tick is not what caused it."""
     try:
         # argsrepr: the event is for the worker, not for Celery's logs (nor worth a repr per publish)
-        dispatch_event.apply_async((str(event_id), event.as_message() if event else None), argsrepr=f"('{event_id}',)")
+        with tracing.continued(event.traceparent if event else traceparent):
+            dispatch_event.apply_async(
+                (str(event_id), event.as_message() if event else None), argsrepr=f"('{event_id}',)"
+            )
     except Exception:  # noqa: BLE001 - broker errors vary by transport
         logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)

@@ -23,6 +23,10 @@ from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "petstore.settings")
+
+from petstore import tracing
+
+tracing.setup(service_name="petstore-api")  # before either handler loads the middleware it instruments
 django_asgi = get_asgi_application()
 
 from django.conf import settings  # noqa: E402 - once the settings are configured

@@ -4,15 +4,20 @@ import inspect
 import os
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.concurrency import get_implementation
+from celery.concurrency.prefork import TaskPool as PreforkPool
+from celery.signals import task_prerun, worker_init, worker_process_init, worker_process_shutdown
 
 from core import log_context
+from petstore import tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "petstore.settings")
 
 app = Celery("petstore")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+WORKER_SERVICE = "petstore-worker"
 
 
 @task_prerun.connect
@@ -21,3 +26,20 @@ def bind_task_log_context(task, args, kwargs, **_) -> None:
     parameters = list(inspect.signature(task.run).parameters)
     given = dict(zip(parameters, args, strict=False)) | kwargs
     log_context.start(**{name: value for name, value in given.items() if name in log_context.FIELDS})
+
+
+@worker_init.connect
+def trace_the_worker(sender, **_) -> None:
+    """Tracing in the process that runs the tasks: this one, unless a prefork pool forks them."""
+    if not issubclass(get_implementation(sender.pool_cls), PreforkPool):
+        tracing.setup(service_name=WORKER_SERVICE)
+
+
+@worker_process_init.connect
+def trace_the_pool_process(**_) -> None:
+    tracing.setup(service_name=WORKER_SERVICE)
+
+
+@worker_process_shutdown.connect
+def flush_the_pool_process_spans(**_) -> None:
+    tracing.flush()

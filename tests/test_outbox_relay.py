@@ -39,7 +39,7 @@ def test_each_further_relay_of_an_event_waits_twice_as_long(settings):
     for _ in range(4):
         Event.objects.filter(id=event.id).update(relay_at=timezone.now() - timedelta(seconds=1))
         before = timezone.now()
-        assert services.claim_events_to_relay() == [event.id]
+        assert services.claim_events_to_relay() == [(event.id, event.traceparent)]
         event.refresh_from_db()
         delays.append(round((event.relay_at - before).total_seconds()))
     assert delays == [60, 100, 100, 100]

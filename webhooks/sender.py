@@ -27,7 +27,9 @@ from typing import Any
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from urllib3.util import parse_url
 
+from core import tracing
 from webhooks import transport
 
 logger = logging.getLogger(__name__)
@@ -136,7 +138,7 @@ class Sender:
                 self._in_flight[request.endpoint_id][id(request)] = owner.last_start = now
             attempted_at = timezone.now()
             try:
-                response = transport.post(url=request.url, body=request.body, headers=request.headers)
+                response = attempt(request)
             except Exception:  # a bug here must not cost the endpoint its slot for good
                 logger.exception("webhook request to endpoint %s failed unexpectedly", request.endpoint_id)
                 response = transport.Response(None, "", "internal error", 0, None)
@@ -208,6 +210,35 @@ class Sender:
         self._pool.shutdown(wait=True)
         self._results.put(None)
         self._recorder.join()
+
+
+def attempt(request: Request) -> transport.Response:
+    """Send one request. Tracing on, in a span of the trace its event continues (its `traceparent`
+    header), which it sends as its own: the receiver's work is a child of this attempt."""
+    if not tracing.enabled():
+        return transport.post(url=request.url, body=request.body, headers=request.headers)
+    parent = request.headers.get("traceparent", "")
+    url = parse_url(request.url)  # the host only: a path or query may hold the customer's secrets
+    attributes = {
+        "http.request.method": "POST",
+        "server.address": url.host or "",
+        "server.port": url.port or (443 if url.scheme == "https" else 80),
+        "url.scheme": url.scheme or "",
+        "petstore.webhook.endpoint_id": str(request.endpoint_id),
+        "petstore.webhook.delivery_id": str(request.delivery.id),
+        "petstore.webhook.event_id": request.headers.get("webhook-id", ""),
+    }
+    from opentelemetry.trace import StatusCode  # tracing is on: OpenTelemetry is loaded
+
+    with tracing.span("POST webhook", parent=parent, kind="CLIENT", attributes=attributes) as span:
+        headers = {**request.headers, "traceparent": tracing.traceparent_to_send(span, parent=parent)}
+        response = transport.post(url=request.url, body=request.body, headers=headers)
+        if response.status is not None:
+            span.set_attribute("http.response.status_code", response.status)
+        if not response.succeeded:
+            span.set_attribute("error.type", response.error or str(response.status))
+            span.set_status(StatusCode.ERROR, response.error or f"HTTP {response.status}")
+    return response
 
 
 @dataclass

@@ -143,6 +143,8 @@ def _signed_request(delivery: Delivery, body: bytes) -> Request:
         "webhook-signature": signature,
         "content-type": "application/json",
     }
+    if delivery.event.traceparent:  # the trace of the request that caused the event (sent as the attempt's own)
+        headers["traceparent"] = delivery.event.traceparent
     return Request(
         endpoint_id=delivery.endpoint_id,
         owner_id=delivery.endpoint.owner_id,
