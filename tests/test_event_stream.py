@@ -209,9 +209,10 @@ def test_a_reader_that_stops_reading_is_disconnected(web, customer):
                 type="webhook.test",
                 subject=f"endpoint/{endpoint_id}",
                 owner=customer.user,
+                sequence=number,
                 data={"endpoint_id": endpoint_id, "message": message},
             )
-            for _ in range(3000)  # 12 MB: more than every buffer between the server and the reader
+            for number in range(1, 3001)  # 12 MB: more than every buffer between the server and the reader
         )
         wakeup.notify(owner_ids=[customer.user.id])
 
