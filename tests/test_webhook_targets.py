@@ -171,6 +171,7 @@ def test_the_admin_refuses_a_private_url_as_the_api_does(public_only, customer, 
         "owner": customer.user.id,
         "description": "",
         "event_types": '["*"]',
+        "ordering": "none",
         "is_active": "on",
     }
 
