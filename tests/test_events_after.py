@@ -11,12 +11,13 @@ from events.services import publish
 from tests.conftest import eventually
 
 ENDPOINT = "01a21e2f-fc12-765a-8dee-4ba611df3c37"
+OTHER_ENDPOINT = "01a21e2f-fc12-765a-8dee-4ba611df3c38"
 
 
-def record(owner, message: str, type: str = "webhook.test") -> Event:
+def record(owner, message: str, type: str = "webhook.test", endpoint: str = ENDPOINT) -> Event:
     with transaction.atomic():
         return publish(
-            type=type, subject=f"endpoint/{ENDPOINT}", owner=owner, data={"endpoint_id": ENDPOINT, "message": message}
+            type=type, subject=f"endpoint/{endpoint}", owner=owner, data={"endpoint_id": endpoint, "message": message}
         )
 
 
@@ -70,7 +71,8 @@ def test_an_event_committed_late_with_a_smaller_id_is_not_skipped(customer):
     writer.start()
     try:
         assert written.wait(10)
-        fast = record(customer.user, "fast")  # a larger id, committed first
+        # Another subject: events of one subject commit in sequence order (the counter's row lock).
+        fast = record(customer.user, "fast", endpoint=OTHER_ENDPOINT)  # a larger id, committed first
         assert fast.id > slow["event"].id
         listed = customer.client.get(f"/v1/events?after={anchor.id}").json()["results"]
         assert listed == []  # the fast one waits for the slow transaction to end

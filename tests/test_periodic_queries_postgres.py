@@ -38,10 +38,10 @@ LOAD = [
               CASE WHEN n %% 1000 = 0 THEN now() ELSE now() - n * interval '26 seconds' END
        FROM generate_series(1, %(rows)s) AS n""",
     """INSERT INTO events_event (id, type, owner_id, subject, sequence, data, created_at, dispatched_at, relay_at,
-           relay_attempts, bus_publish_at)
+           relay_attempts, bus_publish_at, traceparent)
        SELECT gen_random_uuid(), 'order.created', %(user)s, 'order/' || gen_random_uuid(), 1, '{}',
               now() - n * interval '26 seconds', CASE WHEN n %% 1000 = 0 THEN NULL ELSE now() END,
-              now() + interval '1 hour', 0, CASE WHEN n %% 1000 = 1 THEN now() + interval '1 hour' END
+              now() + interval '1 hour', 0, CASE WHEN n %% 1000 = 1 THEN now() + interval '1 hour' END, ''
        FROM generate_series(1, %(rows)s) AS n""",
     """INSERT INTO webhooks_delivery (id, endpoint_id, event_id, status, subject, sequence, attempt_count,
            scheduled_attempts, next_attempt_at, created_at, updated_at)
