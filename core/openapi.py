@@ -83,22 +83,27 @@ def add_links(result, generator, request, public):
 
 
 NO_NUL = "^[^\\x00]*$"  # DRF's CharField refuses NUL characters (PostgreSQL cannot store them)
+# What str.strip() takes away (str.isspace), spelt out: JSON Schema's `\s` (ECMA-262) is another set.
+SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"^[^\\x00]*[^\\x00{SPACE}][^\\x00]*$"  # DRF trims, then refuses what is left empty
 
 
-def forbid_nul_in_strings(result, generator, request, public):
-    """Say in the schema what every text field of a request enforces: no NUL character. Applied to
-    request bodies' and query parameters' free-text strings (no format, enum or pattern of their own)."""
+def text_as_drf_reads_it(result, generator, request, public):
+    """Say in the schema what every text field of a request enforces: no NUL character, and, where
+    it may not be blank (minLength), something besides white space, which DRF's CharField strips
+    before it checks. Applied to request bodies' and query parameters' free-text strings (no format,
+    enum or pattern of their own)."""
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request"):
             for field in component.get("properties", {}).values():
-                _forbid_nul(field)
+                _constrain(field)
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
-                _forbid_nul(parameter.get("schema", {}))
+                _constrain(parameter.get("schema", {}))
     return result
 
 
-def _forbid_nul(schema: dict) -> None:
+def _constrain(schema: dict) -> None:
     if schema.get("type") == "string" and not {"format", "enum", "pattern", "$ref"} & schema.keys():
-        schema["pattern"] = NO_NUL
+        schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) > 0 else NO_NUL

@@ -18,6 +18,9 @@ class PetStatus(models.TextChoices):
     SOLD_OUT = "sold_out"
 
 
+MAX_STOCK = 1_000_000  # units of one pet, orderable and reserved together (the API's limit)
+
+
 class Pet(models.Model):
     """A pet for sale. `stock` is what can still be ordered; `reserved` is held by placed orders
     whose stock is not committed yet."""

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from core.serializers import FilterSerializer, MoneyField, StrictTypesMixin
-from inventory.models import Pet, PetStatus
+from inventory.models import MAX_STOCK, Pet, PetStatus
 
 
 class PetSerializer(StrictTypesMixin, serializers.ModelSerializer):
@@ -10,7 +10,7 @@ class PetSerializer(StrictTypesMixin, serializers.ModelSerializer):
     price = MoneyField()
     stock = serializers.IntegerField(
         min_value=0,
-        max_value=1_000_000,
+        max_value=MAX_STOCK,
         default=0,
         help_text="Units that can still be ordered. Set on create; change it with restock.",
     )
@@ -18,7 +18,7 @@ class PetSerializer(StrictTypesMixin, serializers.ModelSerializer):
     class Meta:
         model = Pet
         fields = ["id", "name", "species", "price", "currency", "status", "stock", "low_stock_threshold"]
-        extra_kwargs = {"low_stock_threshold": {"min_value": 0, "max_value": 1_000_000}}
+        extra_kwargs = {"low_stock_threshold": {"min_value": 0, "max_value": MAX_STOCK}}
 
     def get_fields(self):
         fields = super().get_fields()
@@ -33,7 +33,7 @@ class PetFilterSerializer(FilterSerializer):
 
 
 class RestockSerializer(StrictTypesMixin, serializers.Serializer):
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_STOCK)
 
 
 class StockCountSerializer(serializers.Serializer):

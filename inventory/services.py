@@ -10,7 +10,7 @@ from django.db.models import F, ProtectedError
 from core.errors import DomainError
 from events.services import publish
 from inventory.events import InventoryEvent, pet_subject
-from inventory.models import Pet
+from inventory.models import MAX_STOCK, Pet
 from inventory.serializers import PetSerializer
 
 
@@ -22,6 +22,11 @@ class OutOfStock(DomainError):
 class PetInUse(DomainError):
     code = "pet-in-use"
     title = "The pet has orders"
+
+
+class TooMuchStock(DomainError):
+    code = "too-much-stock"
+    title = "Too much stock"
 
 
 class UnknownPet(DomainError):
@@ -62,7 +67,13 @@ def delete_pet(*, pet: Pet) -> None:
 
 @transaction.atomic
 def restock(*, pet_id: uuid.UUID, quantity: int) -> Pet:
-    Pet.objects.filter(id=pet_id).update(stock=F("stock") + quantity)
+    # Reserved units count too: a cancelled order gives them back to the stock, which must stay
+    # within what a pet's `stock` may be. One conditional UPDATE: two restocks cannot both pass.
+    added = Pet.objects.filter(id=pet_id, stock__lte=MAX_STOCK - quantity - F("reserved")).update(
+        stock=F("stock") + quantity
+    )
+    if not added:
+        raise TooMuchStock(f"A pet holds at most {MAX_STOCK} units, orderable and reserved together.")
     pet = Pet.objects.get(id=pet_id)
     publish_stock_change(pet)
     return pet

@@ -42,7 +42,14 @@ class PetViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         services.delete_pet(pet=instance)
 
-    @extend_schema(request=RestockSerializer, responses={200: PetSerializer}, summary="Add stock (staff)")
+    @extend_schema(
+        request=RestockSerializer,
+        responses={
+            200: PetSerializer,
+            409: OpenApiResponse(description="The stock would exceed its limit (1,000,000 units, reserved included)."),
+        },
+        summary="Add stock (staff)",
+    )
     @action(detail=True, methods=["post"])
     def restock(self, request, pk=None):
         pet = self.get_object()

@@ -228,7 +228,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.openapi.add_problem_responses",
         "core.openapi.add_links",
-        "core.openapi.forbid_nul_in_strings",
+        "core.openapi.text_as_drf_reads_it",
     ],
     "WEBHOOKS": "events.catalog.OPENAPI_WEBHOOKS",
     "ENUM_NAME_OVERRIDES": {

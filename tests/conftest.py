@@ -257,6 +257,10 @@ def _events_match_the_catalog(request):
         return
     request.getfixturevalue("_django_db_helper")  # so that the database outlives this check
     yield
+    assert_events_match_the_catalog()
+
+
+def assert_events_match_the_catalog() -> None:
     from jsonschema import Draft202012Validator
 
     from events.catalog import event_types

@@ -4,7 +4,7 @@ import pytest
 
 from events.models import Event
 from inventory.events import InventoryEvent
-from inventory.models import Pet
+from inventory.models import MAX_STOCK, Pet
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,18 @@ def test_stock_changes_only_through_restock(staff, pet):
     staff.client.patch(f"/v1/pets/{pet.id}", {"stock": 999}, format="json")
     pet.refresh_from_db()
     assert pet.stock == 5
+
+
+def test_restock_stops_at_the_stock_limit_reserved_units_included(staff, pet):
+    Pet.objects.filter(id=pet.id).update(reserved=2)  # a placed order's, given back if it is cancelled
+    too_much = staff.client.post(f"/v1/pets/{pet.id}/restock", {"quantity": MAX_STOCK - 5 - 2 + 1}, format="json")
+    assert too_much.status_code == 409
+    assert too_much.json()["type"] == "/problems/too-much-stock"
+    pet.refresh_from_db()
+    assert pet.stock == 5
+
+    filled = staff.client.post(f"/v1/pets/{pet.id}/restock", {"quantity": MAX_STOCK - 5 - 2}, format="json")
+    assert filled.json()["stock"] == MAX_STOCK - 2
 
 
 def test_a_pet_with_orders_cannot_be_deleted(staff, customer, pet):
