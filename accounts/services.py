@@ -64,13 +64,17 @@ def user_for_key(raw_key: str) -> tuple[User, ApiKey] | None:
         return cached
     api_key = (
         ApiKey.objects.select_related("user")
+        .defer("user__password")  # never copied into the cache; a save() of this user leaves it alone
         .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
         .first()
     )
     if api_key is None:
         return None
     if cached is None:
-        cache.add(_cache_key(key_hash), (api_key.user, api_key), KEY_CACHE_SECONDS)
+        try:
+            cache.add(_cache_key(key_hash), (api_key.user, api_key), KEY_CACHE_SECONDS)
+        except Exception:  # noqa: BLE001 - not kept this time
+            logger.warning("API key cache unreachable: keys are read from the database")
     return api_key.user, api_key
 
 

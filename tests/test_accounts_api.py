@@ -3,6 +3,8 @@
 import hashlib
 
 import pytest
+import redis
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
@@ -111,6 +113,15 @@ def test_a_known_key_costs_the_request_no_query_for_it(customer):
     with CaptureQueriesContext(connection) as queries:
         assert customer.client.get("/v1/orders").status_code == 200
     assert not [query for query in queries if "accounts_apikey" in query["sql"]]
+
+
+def test_the_cache_never_holds_a_password_hash(customer):
+    assert customer.client.get("/v1/orders").status_code == 200
+    cached = b"".join(
+        redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).get(key) or b""
+        for key in redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).keys("*api-key*")
+    )
+    assert cached and customer.user.password.encode() not in cached
 
 
 def test_a_key_revoked_after_use_stops_working_at_once(customer):

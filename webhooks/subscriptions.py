@@ -3,9 +3,9 @@ endpoints that take every customer's events, read once and reused by every fan-o
 endpoint changes anywhere.
 
 Every write to an endpoint (a save, a delete, a queryset update: `webhooks.models.EndpointQuerySet`)
-and every change to a user (staff status) gives the shared cache a new token (`changed`), once
-at once and again once its transaction commits; a fan-out reads the token (one Redis round trip)
-and starts afresh when it moved. The second token covers a reader that reloaded between the first
+and every change to a user (staff status) gives the shared cache a new token (`changed`): one at
+once, another when its transaction commits. A fan-out reads the token (one Redis round trip) and
+starts afresh when it moved; the second token covers a reader that reloaded between the first
 and the commit. If the cache cannot be reached, fan-outs read the database; whatever a lost token
 leaves behind is forgotten after MAX_AGE.
 """
