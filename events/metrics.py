@@ -19,13 +19,10 @@ class OutboxCollector:
     """The undispatched events and the age of the oldest, the same truth for every process."""
 
     def collect(self):
-        backlog = outbox_backlog()
-        yield GaugeMetricFamily(
-            "petstore_outbox_undispatched_events", "Events not yet dispatched", value=backlog["count"]
-        )
-        age = (timezone.now() - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0
-        yield GaugeMetricFamily(
-            "petstore_outbox_oldest_undispatched_age_seconds", "Age of the oldest undispatched event", value=age
+        yield from backlog_gauges(
+            outbox_backlog(),
+            ("petstore_outbox_undispatched_events", "Events not yet dispatched"),
+            ("petstore_outbox_oldest_undispatched_age_seconds", "Age of the oldest undispatched event"),
         )
 
 
@@ -35,11 +32,15 @@ class BusCollector:
     def collect(self):
         if not settings.EVENT_BUS_URL:
             return
-        backlog = bus_backlog()
-        yield GaugeMetricFamily(
-            "petstore_bus_backlog_events", "Events not yet confirmed by the event bus", value=backlog["count"]
+        yield from backlog_gauges(
+            bus_backlog(),
+            ("petstore_bus_backlog_events", "Events not yet confirmed by the event bus"),
+            ("petstore_bus_oldest_unpublished_age_seconds", "Age of the oldest event the bus did not confirm"),
         )
-        age = (timezone.now() - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0
-        yield GaugeMetricFamily(
-            "petstore_bus_oldest_unpublished_age_seconds", "Age of the oldest event the bus did not confirm", value=age
-        )
+
+
+def backlog_gauges(backlog: dict, count: tuple[str, str], age: tuple[str, str]):
+    """A backlog's size and the age of its oldest event (`backlog`: `count` and `oldest`)."""
+    yield GaugeMetricFamily(*count, value=backlog["count"])
+    oldest = (timezone.now() - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0
+    yield GaugeMetricFamily(*age, value=oldest)

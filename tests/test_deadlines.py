@@ -42,6 +42,17 @@ def silent_server() -> Iterator[int]:
     listener.close()
 
 
+def cache_on(settings, port: int) -> None:
+    """The shared cache (and with it the test gateway's ledger) on a "Redis" at `port`."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
 def place(customer, pet) -> Order:
     return services.place_order(
         user=customer.user, items=[{"pet_id": pet.id, "quantity": 1}], payment={"method": "card", "token": "tok_visa"}
@@ -65,13 +76,7 @@ def test_a_mail_server_that_never_answers_costs_one_attempt_and_leaves_the_mail_
 
 def test_a_payment_gateway_that_never_answers_is_a_temporary_failure(customer, pet, settings, silent_server):
     order = place(customer, pet)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{silent_server}/0",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
+    cache_on(settings, silent_server)
     caches["default"]  # the test gateway's ledger, on a "Redis" that never answers
 
     started = time.monotonic()
@@ -104,13 +109,7 @@ def test_cancelling_while_the_payment_gateway_never_answers_is_a_503_and_changes
     customer, pet, settings, silent_server, fresh_throttle_client
 ):
     order = place(customer, pet)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{silent_server}/0",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }  # the gateway is asked whether the pending payment was captured after all
+    cache_on(settings, silent_server)  # the gateway is asked whether the pending payment was captured after all
 
     response = customer.client.post(f"/v1/orders/{order.id}/cancel")
 
