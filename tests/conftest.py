@@ -106,6 +106,15 @@ def _clean_shared_cache(request):
 # --- Real worker processes ------------------------------------------------------------
 
 
+def pytest_collection_modifyitems(items):
+    """A test that starts real processes (through `worker_env`) is a worker test, marked or not:
+    `make test` runs those on PostgreSQL, and on SQLite only the ones marked `sqlite_too`."""
+    for item in items:
+        if "worker_env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.worker)
+
+
+
 def worker_database_url() -> str:
     from django.db import connection
 

@@ -5,8 +5,14 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-never-used-elsewhere")
-os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/15")
+# pytest-xdist runs the suite in lanes (gw0, gw1, …), each with a database of its own (pytest-django
+# names it) and three Redis databases of its own: broker, cache and the budget test's broker.
+# TEST_REDIS_URL names another Redis server for the whole suite.
+LANE = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+os.environ.setdefault("CELERY_BROKER_URL", f"{REDIS}/{14 - 3 * LANE}")
+os.environ.setdefault("CACHE_URL", f"{REDIS}/{15 - 3 * LANE}")
+os.environ.setdefault("BUDGET_BROKER_URL", f"{REDIS}/{13 - 3 * LANE}")
 os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 os.environ.setdefault("WEBHOOK_TIMEOUT", "3")

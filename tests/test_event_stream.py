@@ -82,6 +82,7 @@ def order_of(sse) -> str:
     return json.loads(sse.data)["data"]["order"]["id"]
 
 
+@pytest.mark.sqlite_too
 def test_a_stream_gets_events_live_and_resumes_after_a_disconnect_with_exactly_the_missed_ones(web, customer, pet):
     with httpx.Client(base_url=web, headers=auth(customer), timeout=10) as client:
         with connect_sse(client, "GET", "/v1/events/stream") as source:

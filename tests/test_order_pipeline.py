@@ -27,6 +27,7 @@ def count(order_id, event_type) -> int:
     return Event.objects.filter(subject=f"order/{order_id}", type=event_type).count()
 
 
+@pytest.mark.sqlite_too
 def test_paid_order_is_approved_stocked_mailed_and_completed_once(workers, customer, pet):
     order_id = customer.client.post("/v1/orders", order_body(pet, 2), format="json").json()["id"]
 
@@ -43,6 +44,7 @@ def test_paid_order_is_approved_stocked_mailed_and_completed_once(workers, custo
     assert customer.client.get(f"/v1/orders/{order_id}").json()["status"] == "approved"
 
 
+@pytest.mark.sqlite_too
 def test_declined_payment_cancels_returns_stock_and_mails_cancellation(workers, customer, pet):
     order_id = customer.client.post("/v1/orders", order_body(pet, 2, token="tok_chargeDeclined"), format="json").json()[
         "id"

@@ -42,6 +42,7 @@ def delivery_of(endpoint: dict) -> Delivery:
     return eventually(lambda: Delivery.objects.filter(endpoint_id=endpoint["id"]).first(), message="a delivery")
 
 
+@pytest.mark.sqlite_too
 def test_an_orders_events_arrive_signed_filtered_and_only_to_their_audience(workers, make_customer, receiver, pet):
     alice, bob, warehouse = make_customer(), make_customer(), make_customer(staff=True)
     receiver.expect_request("/alice").respond_with_data(status=204)
