@@ -13,6 +13,9 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Written when a lookup reads the key from the database, at most once a minute: while the
+    # cache holds the key (up to `accounts.services.KEY_CACHE_SECONDS`) uses are not written.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "API key"

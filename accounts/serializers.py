@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from accounts.models import ApiKey
 from core.serializers import StrictTypesMixin
 
 
@@ -38,3 +39,16 @@ class CredentialsSerializer(StrictTypesMixin, serializers.Serializer):
 
 class ApiKeyResponseSerializer(serializers.Serializer):
     api_key = serializers.CharField(help_text="Send as `Authorization: Bearer <api_key>`. Shown only once.")
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    last_used_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When a request last used the key, to within about 5 minutes; null if never.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "prefix", "created_at", "last_used_at"]
+        read_only_fields = fields

@@ -175,6 +175,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_FAILURE_LIMIT_PER_USERNAME = int(env("LOGIN_FAILURE_LIMIT_PER_USERNAME", "5"))
 LOGIN_FAILURE_LIMIT_PER_ADDRESS = int(env("LOGIN_FAILURE_LIMIT_PER_ADDRESS", "20"))
 LOGIN_FAILURE_WINDOW = int(env("LOGIN_FAILURE_WINDOW", "900"))
+# Wrong API keys per client address block within a window; beyond, a 429 before any lookup.
+API_KEY_FAILURE_LIMIT = int(env("API_KEY_FAILURE_LIMIT", "20"))
+API_KEY_FAILURE_WINDOW = int(env("API_KEY_FAILURE_WINDOW", "300"))
 # 0: the client address is the socket's and X-Forwarded-For is ignored. N > 0: N proxies of ours
 # stand in front, and the client address is the Nth X-Forwarded-For entry from the right.
 TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -186,6 +186,40 @@ def test_anonymous_limit_is_per_socket_address_whatever_x_forwarded_for_says(mon
     assert APIClient(REMOTE_ADDR="192.0.2.7").get("/v1/event-types").status_code == 200
 
 
+def test_an_ipv6_client_rotating_inside_its_64_is_one_client_for_calls_and_sign_ups(monkeypatch):
+    monkeypatch.setitem(AnonymousRateThrottle.THROTTLE_RATES, "anonymous", "3/min")
+    statuses = [APIClient(REMOTE_ADDR=f"2001:db8:1:2::{n:x}").get("/v1/event-types").status_code for n in range(3)]
+    sign_ups = [
+        APIClient(REMOTE_ADDR=f"2001:db8:1:2:{n:x}::1")
+        .post("/v1/users", {"username": f"rotor{n}", "email": "r@example.com", "password": PASSWORD}, format="json")
+        .status_code
+        for n in range(2)
+    ]
+    assert statuses + sign_ups == [200, 200, 200, 429, 429]
+    assert not User.objects.filter(username__startswith="rotor").exists()
+    assert APIClient(REMOTE_ADDR="2001:db8:1:3::1").get("/v1/event-types").status_code == 200  # the next /64
+
+
+def test_wrong_keys_are_limited_per_address_block_and_refused_without_a_query(customer, settings):
+    settings.API_KEY_FAILURE_LIMIT = 3
+    customer.client.get("/v1/orders", REMOTE_ADDR="2001:db8:7:8::1")  # the real key is cached now
+
+    def guess(n: int):
+        return APIClient(REMOTE_ADDR=f"2001:db8:7:8::{n:x}", HTTP_AUTHORIZATION=f"Bearer pk_guess{n}").get("/v1/orders")
+
+    assert [guess(n).status_code for n in range(3)] == [401, 401, 401]
+    with CaptureQueriesContext(connection) as queries:
+        refused = guess(99)
+    assert refused.status_code == 429
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"] == "/problems/too-many-bad-api-keys"
+    assert 0 < int(refused["Retry-After"]) <= settings.API_KEY_FAILURE_WINDOW
+    assert not [query for query in queries if "accounts_apikey" in query["sql"]]
+    # A key the cache knows still works from there, and other addresses are not refused.
+    assert customer.client.get("/v1/orders", REMOTE_ADDR="2001:db8:7:8::2").status_code == 200
+    assert APIClient(REMOTE_ADDR="192.0.2.8", HTTP_AUTHORIZATION="Bearer pk_guess").get("/v1/orders").status_code == 401
+
+
 @pytest.fixture
 def rate_limit_store_down(settings):
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
@@ -290,3 +324,56 @@ def test_api_keys_per_user_are_capped(customer, settings):
     assert refused.json()["type"] == "/problems/too-many-api-keys"
     ApiKey.objects.filter(user=customer.user).update(revoked_at="2026-01-01T00:00:00Z")
     assert login(customer.user.username, PASSWORD).status_code == 201
+
+
+# --- Listing and revoking keys ------------------------------------------------------------------
+
+
+def test_a_user_lists_their_own_keys_never_the_keys_themselves(customer, make_customer):
+    second = login(customer.user.username, PASSWORD).json()["api_key"]
+    make_customer()  # someone else's key is not listed
+
+    first_page = customer.client.get("/v1/auth/tokens?limit=1")
+    assert first_page.status_code == 200
+    (newest,) = first_page.json()["results"]
+    assert set(newest) == {"id", "prefix", "created_at", "last_used_at"}
+    assert second.startswith(newest["prefix"])
+    assert second not in first_page.content.decode() and customer.key not in first_page.content.decode()
+    rest = customer.client.get(first_page.json()["next"]).json()
+    (oldest,) = rest["results"]
+    assert customer.key.startswith(oldest["prefix"]) and rest["next"] is None
+    assert oldest["last_used_at"] is not None  # the key listing them was just used
+    assert newest["last_used_at"] is None
+    assert APIClient().get("/v1/auth/tokens").status_code == 401
+
+
+def test_a_user_revokes_their_own_key_and_it_stops_working(customer, make_customer):
+    other = make_customer()
+    spare = login(customer.user.username, PASSWORD).json()["api_key"]
+    spare_client = APIClient(HTTP_AUTHORIZATION=f"Bearer {spare}")
+    assert spare_client.get("/v1/orders").status_code == 200  # now cached
+    spare_id = ApiKey.objects.get(key_hash=hashlib.sha256(spare.encode()).hexdigest()).id
+
+    assert other.client.delete(f"/v1/auth/tokens/{spare_id}").status_code == 404
+    assert customer.client.delete("/v1/auth/tokens/not-a-uuid").status_code == 404
+    assert spare_client.get("/v1/orders").status_code == 200
+
+    assert customer.client.delete(f"/v1/auth/tokens/{spare_id}").status_code == 204
+    assert spare_client.get("/v1/orders").status_code == 401
+    assert customer.client.delete(f"/v1/auth/tokens/{spare_id}").status_code == 404
+    assert [key["id"] for key in customer.client.get("/v1/auth/tokens").json()["results"]] != [str(spare_id)]
+    assert customer.client.get("/v1/orders").status_code == 200
+
+
+def test_with_the_cache_down_revoking_is_a_503_and_the_key_is_left_as_it_was(customer, settings):
+    assert customer.client.get("/v1/orders").status_code == 200  # cached as valid
+    key_id = ApiKey.objects.get(user=customer.user).id
+    with override_settings(CACHES={"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}):
+        response = customer.client.delete(f"/v1/auth/tokens/{key_id}")
+        assert response.status_code == 503
+        assert response["Content-Type"] == "application/problem+json"
+        assert int(response["Retry-After"]) > 0
+    assert ApiKey.objects.get(id=key_id).revoked_at is None
+    # Back with the cache, the revocation goes through and is seen at once.
+    assert customer.client.delete(f"/v1/auth/tokens/{key_id}").status_code == 204
+    assert customer.client.get("/v1/orders").status_code == 401
