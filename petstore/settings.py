@@ -170,8 +170,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed logins (POST /v1/auth/tokens) per username and per client address within a window;
-# beyond either, every attempt is a 429 until the window ends, even with the right password.
+# Failed logins (POST /v1/auth/tokens, /admin/login/) per username from one client address, and
+# per client address, within a window; beyond either, every attempt from there is a 429 until the
+# window ends, even with the right password.
 LOGIN_FAILURE_LIMIT_PER_USERNAME = int(env("LOGIN_FAILURE_LIMIT_PER_USERNAME", "5"))
 LOGIN_FAILURE_LIMIT_PER_ADDRESS = int(env("LOGIN_FAILURE_LIMIT_PER_ADDRESS", "20"))
 LOGIN_FAILURE_WINDOW = int(env("LOGIN_FAILURE_WINDOW", "900"))

@@ -253,12 +253,21 @@ def assert_locked_out(response) -> None:
 
 
 @pytest.mark.usefixtures("login_limits")
-def test_wrong_passwords_lock_the_username_even_for_the_right_password(customer):
+def test_wrong_passwords_lock_the_username_from_that_address_even_for_the_right_password(customer):
     username = customer.user.username
-    statuses = [login(username, f"guess-{n}", REMOTE_ADDR=f"203.0.113.{n % 100}").status_code for n in range(130)]
-    assert statuses == [401] * 5 + [429] * 125
-    assert_locked_out(login(username, PASSWORD, REMOTE_ADDR="192.0.2.44"))
+    statuses = [login(username, f"guess-{n}", REMOTE_ADDR="203.0.113.9").status_code for n in range(8)]
+    assert statuses == [401] * 5 + [429] * 3
+    assert_locked_out(login(username, PASSWORD, REMOTE_ADDR="203.0.113.9"))
+    assert_locked_out(login(username.upper(), PASSWORD, REMOTE_ADDR="203.0.113.9"))  # one name, one counter
     assert ApiKey.objects.filter(user=customer.user).count() == 1  # the fixture's key only
+
+
+@pytest.mark.usefixtures("login_limits")
+def test_someone_else_s_wrong_passwords_do_not_lock_the_user_out_from_their_own_address(customer):
+    username = customer.user.username
+    for attacker in ("203.0.113.9", "2001:db8:6:6::1"):
+        assert [login(username, "guess", REMOTE_ADDR=attacker).status_code for _ in range(6)][-1] == 429
+    assert login(username, PASSWORD, REMOTE_ADDR="192.0.2.44").status_code == 201
 
 
 @pytest.mark.usefixtures("login_limits")
