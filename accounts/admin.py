@@ -1,6 +1,17 @@
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin  # registers Django's UserAdmin, replaced below
+from django.contrib.auth.models import User
 
+from accounts.forms import UserCreationForm, UserEditForm
 from accounts.models import ApiKey
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin):
+    form = UserEditForm
+    add_form = UserCreationForm
 
 
 @admin.register(ApiKey)

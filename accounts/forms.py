@@ -1,7 +1,8 @@
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 
-from accounts import login_limits
+from accounts import login_limits, services
 from core.client_address import client_address
 
 
@@ -24,3 +25,26 @@ class LimitedAdminAuthenticationForm(AdminAuthenticationForm):
         cleaned = super().clean()  # a wrong password or an account that may not log in raises here
         login_limits.give_back_attempt(username=username, address=address)
         return cleaned
+
+
+class OneNamePerPersonMixin:
+    """A username another account holds in any case or compatibility form is a form error, as
+    `POST /v1/users` answers it (`accounts.usernames`)."""
+
+    def clean_username(self):
+        clean = getattr(super(), "clean_username", None)
+        username = clean() if clean else self.cleaned_data.get("username")
+        if not username:  # refused already (Django's creation form checks the case alone)
+            return username
+        holder = services.user_named(username)
+        if holder is not None and holder.pk != self.instance.pk:
+            raise ValidationError("A user with that username already exists.", code="unique")
+        return username
+
+
+class UserCreationForm(OneNamePerPersonMixin, AdminUserCreationForm):
+    pass
+
+
+class UserEditForm(OneNamePerPersonMixin, UserChangeForm):
+    pass

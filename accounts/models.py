@@ -22,3 +22,17 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class UsernameClaim(models.Model):
+    """Each user's username in canonical form (`accounts.usernames`, hashed), unique: the
+    database's guarantee that `Alice` and `alice` are never two accounts, even when two
+    registrations race. Kept by `accounts.receivers` whenever a user is saved."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="username_claim"
+    )
+    key = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.key[:12]}…"

@@ -8,12 +8,13 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import login_limits
-from accounts.models import ApiKey
+from accounts.models import ApiKey, UsernameClaim
+from accounts.usernames import legacy_duplicate_key, username_key
 from core.errors import DomainError, TryAgainLater
 
 KEY_PREFIX = "pk_"
@@ -137,10 +138,45 @@ def _cache_key(key_hash: str) -> str:
     return f"api-key:{key_hash}"
 
 
-@transaction.atomic
-def register_user(*, username: str, email: str, password: str) -> User:
-    """Create a customer account; the caller asks for a key with `issue_api_key`."""
-    return User.objects.create_user(username=username, email=email, password=password)
+class UsernameTaken(DomainError):
+    status = 400
+    code = "validation-error"
+    title = "Your request is not valid"
+
+    def __init__(self):
+        super().__init__("One or more fields are invalid; see errors.")
+        self.errors = {"username": ["This username is taken."]}
+
+
+def username_taken(username: str) -> bool:
+    """Whether an account holds this name in any case or compatibility form."""
+    return UsernameClaim.objects.filter(key=username_key(username)).exists()
+
+
+def user_named(username: str) -> User | None:
+    """The account holding this name in any case or compatibility form."""
+    return User.objects.filter(username_claim__key=username_key(username)).first()
+
+
+def register_user(*, username: str, email: str, password: str | None) -> User:
+    """Create an account (no password: one that cannot log in with one); the caller asks for a key
+    with `issue_api_key`. A name another account holds in any case or compatibility form is
+    `UsernameTaken`, also when two registrations race (the database's unique claim decides)."""
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(username=username, email=email, password=password)
+    except IntegrityError as error:
+        raise UsernameTaken from error
+
+
+def claim_username(*, user: User) -> None:
+    """Keep the user's claim on its name in step with its username (`UsernameClaim`): raises
+    IntegrityError, in the caller's transaction, if another account holds the name."""
+    key = username_key(user.username)
+    held = UsernameClaim.objects.filter(user_id=user.pk).values_list("key", flat=True).first()
+    if held in (key, legacy_duplicate_key(user.username, user.pk)):
+        return
+    UsernameClaim.objects.update_or_create(user_id=user.pk, defaults={"key": key})
 
 
 def key_for_credentials(*, username: str, password: str, client_address: str) -> str | None:

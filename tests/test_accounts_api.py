@@ -1,6 +1,7 @@
 """Registration, API keys, authentication and rate limits, through the API."""
 
 import hashlib
+import importlib
 
 import pytest
 import redis
@@ -12,9 +13,10 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts import throttling
-from accounts.models import ApiKey
+from accounts import services, throttling
+from accounts.models import ApiKey, UsernameClaim
 from accounts.throttling import AnonymousRateThrottle, ApiKeyRateThrottle
+from accounts.usernames import legacy_duplicate_key, username_key
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -386,3 +388,86 @@ def test_with_the_cache_down_revoking_is_a_503_and_the_key_is_left_as_it_was(cus
     # Back with the cache, the revocation goes through and is seen at once.
     assert customer.client.delete(f"/v1/auth/tokens/{key_id}").status_code == 204
     assert customer.client.get("/v1/orders").status_code == 401
+
+
+# --- One name per person -------------------------------------------------------------------------
+
+
+def register(username: str):
+    return APIClient().post(
+        "/v1/users", {"username": username, "email": "someone@example.com", "password": PASSWORD}, format="json"
+    )
+
+
+def test_usernames_are_one_name_whatever_their_case_or_compatibility_form():
+    assert register("Alice").status_code == 201
+    for same_name in ("alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45", "\uff21lice"):  # full width
+        response = register(same_name)
+        assert response.status_code == 400, same_name
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["errors"] == {"username": ["This username is taken."]}
+    assert register("Straße").status_code == 201
+    assert register("STRASSE").status_code == 400  # case-folded, not only lower-cased
+    assert User.objects.count() == 2
+
+
+def test_a_race_the_serializer_missed_is_still_a_400_never_a_500(monkeypatch):
+    assert register("bob").status_code == 201
+    monkeypatch.setattr(services, "username_taken", lambda username: False)  # as if checked before bob
+    response = register("BOB")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"username": ["This username is taken."]}
+
+
+def test_create_api_key_finds_the_account_in_any_form_of_its_name(capsys):
+    assert register("Carol").status_code == 201
+    call_command("create_api_key", "\uff43\uff41\uff52\uff4f\uff4c", "--create-user")
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    assert ApiKey.objects.get().user.username == "Carol"
+    assert User.objects.count() == 1
+    assert APIClient(HTTP_AUTHORIZATION=f"Bearer {key}").get("/v1/orders").status_code == 200
+
+
+def test_the_admin_user_forms_refuse_another_form_of_a_taken_name(staff):
+    from django.test import Client
+
+    assert register("dave").status_code == 201
+    assert register("strasse").status_code == 201
+    admin = Client()
+    staff.user.is_superuser = True
+    staff.user.save()
+    admin.force_login(staff.user)
+    response = admin.post(
+        "/admin/auth/user/add/",
+        {"username": "Straße", "password1": PASSWORD, "password2": PASSWORD, "usable_password": "true"},
+    )
+    assert response.status_code == 200 and "A user with that username already exists." in response.content.decode()
+    edited = admin.get(f"/admin/auth/user/{staff.user.pk}/change/")
+    assert edited.status_code == 200
+    form = edited.context["adminform"].form
+    data = {**form.initial, "username": "\uff24ave", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"}
+    data = {
+        name: value for name, value in data.items() if value is not None and name not in ("groups", "user_permissions")
+    }
+    response = admin.post(f"/admin/auth/user/{staff.user.pk}/change/", data)
+    assert response.status_code == 200 and "A user with that username already exists." in response.content.decode()
+    assert User.objects.filter(username__iexact="dave").count() == 1
+    assert not User.objects.filter(username="Straße").exists()
+
+
+def test_the_migration_claims_existing_names_and_keeps_older_duplicates_working():
+    from django.apps import apps
+
+    claims = importlib.import_module("accounts.migrations.0003_username_claims")
+    older = User.objects.create_user(username="Eve", password=PASSWORD)
+    (younger,) = User.objects.bulk_create([User(username="eve")])  # from before names were claimed
+    UsernameClaim.objects.all().delete()
+
+    claims.claim_existing_usernames(apps, schema_editor=None)
+
+    assert UsernameClaim.objects.get(user=older).key == username_key("Eve")
+    assert UsernameClaim.objects.get(user=younger).key == legacy_duplicate_key("eve", younger.pk)
+    younger.email = "eve@example.com"
+    younger.save()  # the duplicate keeps working
+    assert register("EVE").status_code == 400
+    assert login("Eve", PASSWORD).status_code == 201
