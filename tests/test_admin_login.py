@@ -1,5 +1,6 @@
-"""The admin's login page is limited like the API's login: per username from one address and per
-address, the right password refused too until the window passes."""
+"""The admin and accounts: its login page is limited like the API's login (per username from one
+address and per address, the right password refused too until the window passes), and staff revoke
+keys through the same service as the API."""
 
 import time
 
@@ -48,3 +49,17 @@ def test_admin_login_is_limited_per_address_across_usernames(staff, limits):
     statuses = [admin_login(f"someone{n}", "guess")[0].status_code for n in range(8)]
     assert statuses == [200] * 6 + [429] * 2
     assert admin_login(staff.user.username, PASSWORD)[0].status_code == 429
+
+
+def test_staff_revoke_keys_in_the_admin_through_the_service(customer, staff):
+    from accounts.models import ApiKey
+
+    staff.user.is_superuser = True
+    staff.user.save()
+    admin = Client()
+    admin.force_login(staff.user)
+    assert customer.client.get("/v1/orders").status_code == 200
+    key = ApiKey.objects.get(user=customer.user)
+    response = admin.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [str(key.pk)]})
+    assert response.status_code == 302
+    assert customer.client.get("/v1/orders").status_code == 401
