@@ -1,6 +1,8 @@
 from rest_framework import authentication, exceptions
 
+from accounts import throttling
 from accounts.services import user_for_key
+from core.client_address import client_address
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -13,8 +15,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != self.keyword.lower():
             return None
         raw_key = raw_key.strip()
-        found = user_for_key(raw_key) if raw_key else None
+        address = client_address(request)
+        found = user_for_key(raw_key, before_database=lambda: throttling.refuse_while_guessing(address=address))
         if found is None:
+            throttling.count_bad_key(address=address)
             raise exceptions.AuthenticationFailed("The API key is not valid.")
         return found
 

@@ -1,9 +1,14 @@
-"""Failed logins, limited per username and per client address, on Redis counters.
+"""Failed logins, limited per username from one client address and per client address, on Redis
+counters.
 
-Every login attempt takes a slot in two counters, one for the username and one for the client
-address, before the password is checked; a successful login gives its slots back. Once either
-counter is past its limit, every attempt is refused with a 429 (the right password too) until
-the counter's window ends. Taking the slot first, in one atomic step, keeps parallel guesses
+Every login attempt takes a slot in two counters, one for the username from this client address
+(block: an IPv6 /64), one for the address alone (looser), before the password is checked; a
+successful login gives its slots back. Once either counter is past its limit, every attempt is
+refused with a 429 (the right password too) until the counter's window ends. The username is
+counted per address so that anyone guessing a username's password does not lock its owner out
+from the owner's own address; the price is that a guesser with many addresses gets
+LOGIN_FAILURE_LIMIT_PER_USERNAME guesses from each (the password validators keep the easy
+passwords out of reach). Taking the slot first, in one atomic step, keeps parallel guesses
 from slipping past the limit while their passwords are being checked.
 
 Why not django-axes (a well-kept library, evaluated for this): it fits form logins, not DRF's
@@ -25,6 +30,7 @@ import logging
 from django.conf import settings
 
 from accounts.throttling import _redis
+from accounts.usernames import canonical_username
 from core.client_address import address_block
 from core.errors import TooManyRequests
 
@@ -46,17 +52,16 @@ class LoginLockedOut(TooManyRequests):
 
 
 def _keys(*, username: str, address: str) -> dict[str, tuple[str, int]]:
-    # Hashed: a username is the client's text, of any length and content.
-    username_hash = hashlib.sha256(username.encode()).hexdigest()
+    # Hashed: a username is the client's text, of any length and content; canonical, so that
+    # `Alice` and `alice` (one account) share their counter.
+    username_hash = hashlib.sha256(canonical_username(username).encode()).hexdigest()
+    block = address_block(address)
     return {
         "username": (
-            KEY_FORMAT.format(kind="username", ident=username_hash),
+            KEY_FORMAT.format(kind="username-address", ident=f"{username_hash}:{block}"),
             settings.LOGIN_FAILURE_LIMIT_PER_USERNAME,
         ),
-        "address": (
-            KEY_FORMAT.format(kind="address", ident=address_block(address)),
-            settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS,
-        ),
+        "address": (KEY_FORMAT.format(kind="address", ident=block), settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS),
     }
 
 

@@ -13,9 +13,26 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Written when a lookup reads the key from the database, at most once a minute: while the
+    # cache holds the key (up to `accounts.services.KEY_CACHE_SECONDS`) uses are not written.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "API key"
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class UsernameClaim(models.Model):
+    """Each user's username in canonical form (`accounts.usernames`, hashed), unique: the
+    database's guarantee that `Alice` and `alice` are never two accounts, even when two
+    registrations race. Kept by `accounts.receivers` whenever a user is saved."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="username_claim"
+    )
+    key = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.key[:12]}…"

@@ -1,17 +1,19 @@
+import unicodedata
+
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
-from rest_framework.validators import UniqueValidator
 
+from accounts import services
+from accounts.models import ApiKey
 from core.serializers import StrictTypesMixin
+
+USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length
 
 
 class UserSerializer(StrictTypesMixin, serializers.ModelSerializer):
-    username = serializers.RegexField(
-        r"^[\w.@+-]{1,150}$",
-        validators=[UniqueValidator(User.objects.all(), message="This username is taken.")],
-    )
+    username = serializers.RegexField(rf"^[\w.@+-]{{1,{USERNAME_MAX_LENGTH}}}$")
     email = serializers.EmailField()
     password = serializers.CharField(write_only=True, min_length=8, max_length=128, style={"input_type": "password"})
 
@@ -19,6 +21,15 @@ class UserSerializer(StrictTypesMixin, serializers.ModelSerializer):
         model = User
         fields = ["id", "username", "email", "password", "date_joined"]
         read_only_fields = ["id", "date_joined"]
+
+    def validate_username(self, value: str) -> str:
+        # Any case or compatibility form of a taken name (`accounts.usernames`); a race between
+        # two registrations is settled by the database (`accounts.services.register_user`).
+        if len(unicodedata.normalize("NFKC", value)) > USERNAME_MAX_LENGTH:  # as Django stores it
+            raise serializers.ValidationError(f"Ensure this field has no more than {USERNAME_MAX_LENGTH} characters.")
+        if services.username_taken(value):
+            raise serializers.ValidationError("This username is taken.")
+        return value
 
     def validate(self, attrs: dict) -> dict:
         # Django's validators (AUTH_PASSWORD_VALIDATORS), with the new user's attributes so that
@@ -38,3 +49,16 @@ class CredentialsSerializer(StrictTypesMixin, serializers.Serializer):
 
 class ApiKeyResponseSerializer(serializers.Serializer):
     api_key = serializers.CharField(help_text="Send as `Authorization: Bearer <api_key>`. Shown only once.")
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    last_used_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When a request last used the key, to within about 5 minutes; null if never.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "prefix", "created_at", "last_used_at"]
+        read_only_fields = fields

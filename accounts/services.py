@@ -1,17 +1,21 @@
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts import login_limits
-from accounts.models import ApiKey
-from core.errors import DomainError
+from accounts.models import ApiKey, UsernameClaim
+from accounts.usernames import legacy_duplicate_key, username_key
+from core.errors import DomainError, TryAgainLater
 
 KEY_PREFIX = "pk_"
 logger = logging.getLogger(__name__)
@@ -53,7 +57,12 @@ KEY_CACHE_SECONDS = 300
 ASK_THE_DATABASE = "ask-the-database"
 
 
-def user_for_key(raw_key: str) -> tuple[User, ApiKey] | None:
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def user_for_key(raw_key: str, *, before_database: Callable[[], None] | None = None) -> tuple[User, ApiKey] | None:
+    """The active key's user and the key, else None. `before_database` is called when the cache
+    cannot answer, before the query (it may raise to refuse the lookup)."""
     key_hash = hash_key(raw_key)
     try:
         cached = cache.get(_cache_key(key_hash))
@@ -62,6 +71,8 @@ def user_for_key(raw_key: str) -> tuple[User, ApiKey] | None:
         cached = ASK_THE_DATABASE
     if isinstance(cached, tuple):
         return cached
+    if before_database is not None:
+        before_database()
     api_key = (
         ApiKey.objects.select_related("user")
         .defer("user__password")  # never copied into the cache; a save() of this user leaves it alone
@@ -70,12 +81,50 @@ def user_for_key(raw_key: str) -> tuple[User, ApiKey] | None:
     )
     if api_key is None:
         return None
+    _note_use(api_key)
     if cached is None:
         try:
             cache.add(_cache_key(key_hash), (api_key.user, api_key), KEY_CACHE_SECONDS)
         except Exception:  # noqa: BLE001 - not kept this time
             logger.warning("API key cache unreachable: keys are read from the database")
     return api_key.user, api_key
+
+
+def _note_use(api_key: ApiKey) -> None:
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION:
+        # An update, not a save: no signal, so the key's cache entry is not forgotten for it.
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+
+
+def api_keys_of(user: User) -> QuerySet[ApiKey]:
+    """The user's keys that are not revoked."""
+    return ApiKey.objects.filter(user=user, revoked_at__isnull=True)
+
+
+class KeyCacheUnreachable(TryAgainLater):
+    code = "key-cache-unreachable"
+    title = "The key cannot be revoked right now"
+
+
+@transaction.atomic
+def revoke_api_key(*, api_key: ApiKey) -> None:
+    """Revoke the key in the database and in every process's view of the cache, or not at all:
+    if the cache cannot be told (Redis down), `KeyCacheUnreachable` and the key stays as it was,
+    since a key revoked only in the database would stay valid wherever the cache still holds it."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    try:
+        forget_keys([api_key.key_hash])
+    except Exception as error:  # any cache failure: the revocation rolls back
+        logger.warning("API key not revoked: the key cache is unreachable")
+        raise KeyCacheUnreachable(
+            "The key could not be revoked because the key cache is unreachable; nothing changed. Try again shortly.",
+            retry_after=5,
+        ) from error
+    # Once more after the commit, for a lookup that read the key in between (see `forget_keys`);
+    # if that fails, the marker set above still keeps every process on the database.
+    transaction.on_commit(lambda: forget_keys([api_key.key_hash]), robust=True)
 
 
 def forget_keys(key_hashes: Iterable[str]) -> None:
@@ -89,10 +138,45 @@ def _cache_key(key_hash: str) -> str:
     return f"api-key:{key_hash}"
 
 
-@transaction.atomic
-def register_user(*, username: str, email: str, password: str) -> User:
-    """Create a customer account; the caller asks for a key with `issue_api_key`."""
-    return User.objects.create_user(username=username, email=email, password=password)
+class UsernameTaken(DomainError):
+    status = 400
+    code = "validation-error"
+    title = "Your request is not valid"
+
+    def __init__(self):
+        super().__init__("One or more fields are invalid; see errors.")
+        self.errors = {"username": ["This username is taken."]}
+
+
+def username_taken(username: str) -> bool:
+    """Whether an account holds this name in any case or compatibility form."""
+    return UsernameClaim.objects.filter(key=username_key(username)).exists()
+
+
+def user_named(username: str) -> User | None:
+    """The account holding this name in any case or compatibility form."""
+    return User.objects.filter(username_claim__key=username_key(username)).first()
+
+
+def register_user(*, username: str, email: str, password: str | None) -> User:
+    """Create an account (no password: one that cannot log in with one); the caller asks for a key
+    with `issue_api_key`. A name another account holds in any case or compatibility form is
+    `UsernameTaken`, also when two registrations race (the database's unique claim decides)."""
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(username=username, email=email, password=password)
+    except IntegrityError as error:
+        raise UsernameTaken from error
+
+
+def claim_username(*, user: User) -> None:
+    """Keep the user's claim on its name in step with its username (`UsernameClaim`): raises
+    IntegrityError, in the caller's transaction, if another account holds the name."""
+    key = username_key(user.username)
+    held = UsernameClaim.objects.filter(user_id=user.pk).values_list("key", flat=True).first()
+    if held in (key, legacy_duplicate_key(user.username, user.pk)):
+        return
+    UsernameClaim.objects.update_or_create(user_id=user.pk, defaults={"key": key})
 
 
 def key_for_credentials(*, username: str, password: str, client_address: str) -> str | None:

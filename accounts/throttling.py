@@ -7,7 +7,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rest_framework import throttling
 
-from core.client_address import client_address
+from core.client_address import address_block, client_address
+from core.errors import TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,48 @@ class ApiKeyRateThrottle(FailOpenMixin, CounterRateThrottle):
 
 
 class AnonymousRateThrottle(FailOpenMixin, CounterRateThrottle, throttling.AnonRateThrottle):
-    """Requests without a key, counted per client address (`core.client_address`: a client
-    cannot choose it by sending X-Forwarded-For)."""
+    """Requests without a key, counted per client address block (`core.client_address`: a client
+    cannot choose it by sending X-Forwarded-For, nor escape it by rotating inside its IPv6 /64)."""
 
     scope = "anonymous"
 
     def get_ident(self, request):
-        return client_address(request)
+        return address_block(client_address(request))
+
+
+# --- Wrong API keys ---------------------------------------------------------------------------
+# Authentication runs before the throttles, and a key the cache does not know costs a query: wrong
+# keys are counted per client address block, and past API_KEY_FAILURE_LIMIT in a window of
+# API_KEY_FAILURE_WINDOW seconds a key the cache does not know is refused before any query.
+
+BAD_KEY_FORMAT = "petstore:bad-api-keys:{block}"
+
+
+class TooManyBadKeys(TooManyRequests):
+    code = "too-many-bad-api-keys"
+    title = "Too many invalid API keys"
+
+
+def refuse_while_guessing(*, address: str) -> None:
+    """Raise `TooManyBadKeys` while this client's address block has used up its wrong keys."""
+    key = BAD_KEY_FORMAT.format(block=address_block(address))
+    try:
+        count, seconds_left = _redis().pipeline(transaction=False).get(key).ttl(key).execute()
+    except Exception:  # noqa: BLE001 - any cache failure: served without the limit, as requests are
+        logger.warning("API key failure limit skipped: the cache is unreachable")
+        return
+    if count is not None and int(count) >= settings.API_KEY_FAILURE_LIMIT:
+        logger.warning("API key refused unread: too many invalid keys from this address")
+        raise TooManyBadKeys(
+            "Too many invalid API keys from this address; try again later.", retry_after=max(seconds_left, 1)
+        )
+
+
+def count_bad_key(*, address: str) -> None:
+    """One more wrong key from this client's address block."""
+    key = BAD_KEY_FORMAT.format(block=address_block(address))
+    try:
+        pipeline = _redis().pipeline()  # MULTI/EXEC: the counter cannot outlive its window
+        pipeline.set(key, 0, ex=settings.API_KEY_FAILURE_WINDOW, nx=True).incr(key).execute()
+    except Exception:  # noqa: BLE001 - any cache failure
+        logger.warning("API key failure not counted: the cache is unreachable")

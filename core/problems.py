@@ -55,7 +55,9 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
 
 def problem_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        body = problem(status=exc.status, detail=exc.detail, code=exc.code, title=exc.title)
+        body = problem(
+            status=exc.status, detail=exc.detail, code=exc.code, title=exc.title, errors=getattr(exc, "errors", None)
+        )
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TryAgainLater) else None
         return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
     if isinstance(exc, RequestDataTooBig):

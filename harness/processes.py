@@ -126,9 +126,10 @@ class Processes:
         return f"redis://127.0.0.1:{port}"
 
     def start_web(self, *, port: int, workers: int = 2, threads: int = 4, wait: bool = True) -> str:
-        """gunicorn on loopback as the run command serves it (uvicorn workers, `threads` threads each
-        for the synchronous API); its URL. With `wait`, once it answers /healthz."""
-        server = ("petstore.asgi", "--worker-class", "uvicorn_worker.UvicornWorker")
+        """gunicorn on loopback as the run command serves it (its settings, `petstore/gunicorn.py`:
+        uvicorn workers, `threads` threads each for the synchronous API); its URL. With `wait`,
+        once it answers /healthz."""
+        server = ("petstore.asgi", "--config", "python:petstore.gunicorn")
         self.env = {**self.env, "WEB_THREADS": str(threads)}
         self.spawn(
             "web",

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.contrib import admin
 from django.utils import timezone
 
+from accounts.forms import LimitedAdminAuthenticationForm
 from events.selectors import outbox_backlog
 from orders.models import OrderStatus
 from orders.selectors import order_counts_by_status
@@ -16,6 +17,15 @@ class PetstoreAdminSite(admin.AdminSite):
     site_title = "Petstore Events admin"
     index_title = "Dashboard"
     index_template = "admin/petstore_index.html"
+    login_form = LimitedAdminAuthenticationForm
+
+    def login(self, request, extra_context=None):
+        response = super().login(request, extra_context)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        if (locked_out := getattr(form, "locked_out", None)) is not None:
+            response.status_code = 429  # the page, with the reason, and when to come back
+            response["Retry-After"] = str(locked_out.retry_after)
+        return response
 
     def index(self, request, extra_context=None):
         return super().index(request, {"dashboard": dashboard_figures(), **(extra_context or {})})

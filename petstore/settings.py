@@ -170,11 +170,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed logins (POST /v1/auth/tokens) per username and per client address within a window;
-# beyond either, every attempt is a 429 until the window ends, even with the right password.
+# Failed logins (POST /v1/auth/tokens, /admin/login/) per username from one client address, and
+# per client address, within a window; beyond either, every attempt from there is a 429 until the
+# window ends, even with the right password.
 LOGIN_FAILURE_LIMIT_PER_USERNAME = int(env("LOGIN_FAILURE_LIMIT_PER_USERNAME", "5"))
 LOGIN_FAILURE_LIMIT_PER_ADDRESS = int(env("LOGIN_FAILURE_LIMIT_PER_ADDRESS", "20"))
 LOGIN_FAILURE_WINDOW = int(env("LOGIN_FAILURE_WINDOW", "900"))
+# Wrong API keys per client address block within a window; beyond, a 429 before any lookup.
+API_KEY_FAILURE_LIMIT = int(env("API_KEY_FAILURE_LIMIT", "20"))
+API_KEY_FAILURE_WINDOW = int(env("API_KEY_FAILURE_WINDOW", "300"))
 # 0: the client address is the socket's and X-Forwarded-For is ignored. N > 0: N proxies of ours
 # stand in front, and the client address is the Nth X-Forwarded-For entry from the right.
 TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from accounts.views import TokenView, UserRegistrationView
+from accounts.views import TokenDetailView, TokenView, UserRegistrationView
 from events.views import AsyncApiView, EventStreamView, EventTypesView, EventViewSet
 from inventory.views import InventoryView, PetViewSet
 from orders.views import OrderViewSet
@@ -21,6 +21,7 @@ router.register("webhooks", EndpointViewSet, basename="webhook")
 api = [
     path("users", UserRegistrationView.as_view(), name="user-register"),
     path("auth/tokens", TokenView.as_view(), name="auth-tokens"),
+    path("auth/tokens/<pk>", TokenDetailView.as_view(), name="auth-token"),
     path("store/inventory", InventoryView.as_view(), name="store-inventory"),
     path("event-types", EventTypesView.as_view(), name="event-types"),
     path("events/stream", EventStreamView.as_view(), name="event-stream"),

@@ -5,10 +5,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from webhooks import health, services, subscriptions
-from webhooks.models import Endpoint
+from events.models import Event
+from orders.services import place_order
+from webhooks import fanout, health, services, subscriptions
+from webhooks.models import Delivery, Endpoint
 
 URL = "http://127.0.0.1:9/hook"
+PAYMENT = {"method": "card", "token": "tok_visa"}
 
 
 def endpoint_ids(owner_ids) -> set:
@@ -65,3 +68,25 @@ def test_without_the_cache_the_database_answers(customer, endpoint, settings):
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
     assert endpoint_ids({customer.user.id}) == {endpoint.id}
     assert queries_for({customer.user.id}) == 1
+
+
+def test_a_staff_endpoint_for_every_customer_stops_with_its_owner_s_activity_or_staff(customer, staff, pet):
+    everyone = services.create_endpoint(owner=staff.user, url=URL, event_types=["*"], all_customers=True)
+
+    def customer_event_reaches_everyone() -> bool:
+        order = place_order(user=customer.user, items=[{"pet_id": pet.id, "quantity": 1}], payment=PAYMENT).order
+        event = Event.objects.get(subject=f"order/{order.id}")
+        fanout.fan_out(events=[event])
+        return Delivery.objects.filter(endpoint=everyone, event=event).exists()
+
+    assert customer_event_reaches_everyone()
+    staff.user.is_active = False
+    staff.user.save()
+    assert not customer_event_reaches_everyone()
+
+    staff.user.is_active = True
+    staff.user.save()
+    assert customer_event_reaches_everyone()
+    staff.user.is_staff = False
+    staff.user.save()
+    assert not customer_event_reaches_everyone()

@@ -3,7 +3,7 @@ endpoints that take every customer's events, read once and reused by every fan-o
 endpoint changes anywhere.
 
 Every write to an endpoint (a save, a delete, a queryset update: `webhooks.models.EndpointQuerySet`)
-and every change to a user (staff status) gives the shared cache a new token (`changed`): one at
+and every change to a user (staff status, deactivation) gives the shared cache a new token (`changed`): one at
 once, another when its transaction commits. A fan-out reads the token (one Redis round trip) and
 starts afresh when it moved; the second token covers a reader that reloaded between the first
 and the commit. If the cache cannot be reached, fan-outs read the database; whatever a lost token
@@ -100,8 +100,9 @@ def _new_token() -> None:
 
 
 def _load(owner_ids: Collection[int], *, every_customer: bool) -> list[Endpoint]:
-    """One query: the owners' active endpoints, and (if asked) the staff endpoints for everyone."""
-    takes_every_customer = Q(all_customers=True, owner__is_staff=True)
+    """One query: the owners' active endpoints, and (if asked) the staff endpoints for everyone:
+    only while their owner is still active staff (deactivation or loss of staff ends it)."""
+    takes_every_customer = Q(all_customers=True, owner__is_staff=True, owner__is_active=True)
     wanted = Q(owner_id__in=owner_ids)
     if every_customer:
         wanted |= takes_every_customer
