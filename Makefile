@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
 # The event bus of `make run`: a local RabbitMQ, when one answers and EVENT_BUS_URL is not set.
 LOCAL_EVENT_BUS := amqp://guest:guest@127.0.0.1:5672//
-# The test suite runs twice: on the default SQLite database, then on PostgreSQL.
+# The test suite runs on the default SQLite database, then on PostgreSQL; each pass in two lanes
+# (pytest-xdist; a lane has its own databases, tests/settings.py), the slowest tests listed at the end.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/petstore
+PYTEST_LANES ?= -n 2 --durations=15
 
 .PHONY: run test lint bench
 
@@ -39,12 +41,12 @@ ASYNCAPI_TOOLS := tools/asyncapi
 
 test: $(VENV)/installed-dev $(ASYNCAPI_TOOLS)/node_modules/.installed lint
 	@scripts/ensure-services redis postgres rabbitmq chromium
-	@echo "== Tests on SQLite"
-	$(BIN)/pytest -m "not postgres"
+	@echo "== Tests on SQLite (worker tests: those marked sqlite_too; all of them run on PostgreSQL)"
+	$(BIN)/pytest $(PYTEST_LANES) -m "not postgres and (not worker or sqlite_too)"
 	@echo "== Tests on PostgreSQL ($(TEST_POSTGRES_URL))"
 	@if $(BIN)/python -c "import psycopg, sys; psycopg.connect(sys.argv[1], dbname='postgres', connect_timeout=3).close()" \
 			"$(TEST_POSTGRES_URL)" 2>/dev/null; then \
-		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest $(PYTEST_LANES); \
 	else \
 		echo "PostgreSQL does not answer at $(TEST_POSTGRES_URL): the PostgreSQL pass is SKIPPED (set TEST_POSTGRES_URL)."; \
 	fi

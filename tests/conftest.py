@@ -114,7 +114,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.worker)
 
 
-
 def worker_database_url() -> str:
     from django.db import connection
 

@@ -19,8 +19,8 @@ os.environ.setdefault("WEBHOOK_TIMEOUT", "3")
 # Metrics of the test process and of the workers it starts meet here, as in production.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="petstore-metrics-"))
 
-from petstore.settings import *  # noqa: F403
-from petstore.settings import BASE_DIR, DATABASES
+from petstore.settings import *  # noqa: E402, F403
+from petstore.settings import BASE_DIR, DATABASES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast: tests create many users
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
