@@ -7,12 +7,17 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-never-used-elsewhere")
 # pytest-xdist runs the suite in lanes (gw0, gw1, …), each with a database of its own (pytest-django
 # names it) and three Redis databases of its own: broker, cache and the budget test's broker.
-# TEST_REDIS_URL names another Redis server for the whole suite.
-LANE = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+# TEST_REDIS_URL names another Redis server for the whole suite. The processes a lane starts
+# inherit its URLs (and may be given others); a lane never keeps the URLs it inherited from the
+# pytest process that started the lanes, which read this module first.
+LANE_NAME = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+LANE = int(LANE_NAME.removeprefix("gw"))
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-os.environ.setdefault("CELERY_BROKER_URL", f"{REDIS}/{14 - 3 * LANE}")
-os.environ.setdefault("CACHE_URL", f"{REDIS}/{15 - 3 * LANE}")
-os.environ.setdefault("BUDGET_BROKER_URL", f"{REDIS}/{13 - 3 * LANE}")
+inherited_from_another_lane = os.environ.get("PETSTORE_TEST_LANE", LANE_NAME) != LANE_NAME
+os.environ["PETSTORE_TEST_LANE"] = LANE_NAME
+for name, database in {"CELERY_BROKER_URL": 14, "CACHE_URL": 15, "BUDGET_BROKER_URL": 13}.items():
+    if inherited_from_another_lane or name not in os.environ:
+        os.environ[name] = f"{REDIS}/{database - 3 * LANE}"
 os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 os.environ.setdefault("WEBHOOK_TIMEOUT", "3")
