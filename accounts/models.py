@@ -23,6 +23,17 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
 
+    def still_grants(self, *, staff: bool) -> bool:
+        """Whether the key still gives what it gave when it was checked, read from the database
+        (never the cache): not revoked, its user active, and still staff if it was (an open event
+        stream asks this as it goes)."""
+        is_staff = (
+            ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=True, user__is_active=True)
+            .values_list("user__is_staff", flat=True)
+            .first()
+        )
+        return is_staff is not None and (is_staff or not staff)
+
 
 class UsernameClaim(models.Model):
     """Each user's username in canonical form (`accounts.usernames`, hashed), unique: the

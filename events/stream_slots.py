@@ -7,6 +7,8 @@ parallel requests cannot slip past the limit. If Redis does not answer, streams 
 a limit, as API requests are served without rate limits (fail open).
 """
 
+import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -35,7 +37,13 @@ class TooManyStreams(TooManyRequests):
 
 
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_connect_timeout=1, socket_timeout=1)
+    return _client_for(settings.CACHES["default"]["LOCATION"])
+
+
+@functools.cache
+def _client_for(url: str) -> redis.Redis:
+    """One client (its pool) per process for the streams that open, not a connection each."""
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
 
 def key(user_id: int) -> str:
@@ -77,7 +85,23 @@ async def give_back(client: redis.asyncio.Redis, *, user_id: int, slot: str) -> 
         logger.warning("redis unreachable: an event stream's slot expires on its own")
 
 
+# Renewals are rare and short: every stream of a process shares one client of at most this many
+# connections (a renewal waits its turn rather than opening one more).
+ASYNC_CONNECTIONS = 2
+_async_clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+
+
 def async_client() -> redis.asyncio.Redis:
-    return redis.asyncio.Redis.from_url(
-        settings.CACHES["default"]["LOCATION"], socket_connect_timeout=1, socket_timeout=1
-    )
+    """This event loop's client, shared by all its streams."""
+    loop = asyncio.get_running_loop()
+    if loop not in _async_clients:
+        _async_clients.clear()  # a loop that is gone (tests run one per test) keeps nothing alive
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.CACHES["default"]["LOCATION"],
+            max_connections=ASYNC_CONNECTIONS,
+            timeout=1,
+            socket_connect_timeout=1,
+            socket_timeout=1,
+        )
+        _async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
+    return _async_clients[loop]

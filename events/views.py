@@ -1,3 +1,4 @@
+import functools
 import json
 import uuid
 
@@ -115,6 +116,10 @@ class EventStreamView(APIView):
             ),
             404: OpenApiResponse(description="`Last-Event-ID` or `after` names no event of yours."),
             429: OpenApiResponse(description="Too many streams open, or too many requests; see `Retry-After`."),
+            503: OpenApiResponse(
+                description="This server process holds as many streams as it may "
+                "(`MAX_EVENT_STREAMS_PER_PROCESS`); try again after `Retry-After`."
+            ),
         },
     )
     def get(self, request):
@@ -131,8 +136,12 @@ class EventStreamView(APIView):
         slot = stream_slots.take(user_id=request.user.id)
         if not connection.in_atomic_block:
             connection.close()  # the stream looks with a connection of its own, only while it looks
+        # The key the stream opened with answers, as the stream goes, whether it still holds
+        # (`accounts.models.ApiKey.still_grants`): revoked, its user deactivated or no longer staff ends it.
+        still_allowed = functools.partial(request.auth.still_grants, staff=request.user.is_staff)
         response = StreamingHttpResponse(
-            stream.stream(user=request.user, events=events, start=start, slot=slot), content_type="text/event-stream"
+            stream.stream(user=request.user, events=events, start=start, slot=slot, still_allowed=still_allowed),
+            content_type="text/event-stream",
         )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold events back

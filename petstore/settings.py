@@ -143,7 +143,12 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env("CACHE_URL", _BROKER_REDIS.rsplit("/", 1)[0] + "/1"),
         "KEY_PREFIX": "petstore",
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        # One pool per process (`core.redis_pools`), not one per thread and per open event stream.
+        "OPTIONS": {
+            "socket_connect_timeout": 1,
+            "socket_timeout": 1,
+            "pool_class": "core.redis_pools.SharedConnectionPool",
+        },
     }
 }
 
@@ -261,6 +266,9 @@ OUTBOX_RELAY_MAX_DELAY = timedelta(seconds=int(env("OUTBOX_RELAY_MAX_DELAY", "60
 # EVENT_STREAM_POLL_INTERVAL seconds even with no wake-up; a client that takes no bytes for
 # EVENT_STREAM_SEND_TIMEOUT seconds is disconnected.
 MAX_EVENT_STREAMS_PER_USER = int(env("MAX_EVENT_STREAMS_PER_USER", "5"))
+# Streams open at once in one web process, all users together (a 503 beyond): each holds a socket,
+# so this keeps the process's descriptors for the API's other requests.
+MAX_EVENT_STREAMS_PER_PROCESS = int(env("MAX_EVENT_STREAMS_PER_PROCESS", "500"))
 EVENT_STREAM_HEARTBEAT = float(env("EVENT_STREAM_HEARTBEAT", "15"))
 EVENT_STREAM_POLL_INTERVAL = float(env("EVENT_STREAM_POLL_INTERVAL", "5"))
 EVENT_STREAM_SEND_TIMEOUT = float(env("EVENT_STREAM_SEND_TIMEOUT", "30"))

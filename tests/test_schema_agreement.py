@@ -1,6 +1,10 @@
 """Each disagreement schemathesis found between the schema and the API, pinned down."""
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +90,21 @@ def test_an_endpoint_with_is_active_in_the_body_is_created_not_a_500(customer):
         "/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["*"], "is_active": True}, format="json"
     )
     assert response.status_code == 201
+
+
+def test_the_stream_s_types_are_in_the_schema_and_what_it_allows_the_api_takes(schema):
+    """`types=0` was a string to the schema and a 400 to the API: the schema now names each pattern."""
+    from events.serializers import EventStreamFilterSerializer
+
+    types = next(p for p in schema["paths"]["/v1/events/stream"]["get"]["parameters"] if p["name"] == "types")
+    pattern = re.compile(types["schema"]["pattern"])
+    assert pattern.fullmatch("order.*, payment.succeeded") and not pattern.search("0")
+
+    @given(st.from_regex(pattern, fullmatch=True))
+    @settings(max_examples=50, derandomize=True, database=None, deadline=None)
+    def taken(value):
+        assert EventStreamFilterSerializer(data={"types": value}).is_valid(), value
+
+    taken()
+    refused = EventStreamFilterSerializer(data={"types": "0"})
+    assert not refused.is_valid() and set(refused.errors) == {"types"}
