@@ -169,6 +169,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("MAX_REQUEST_BODY_BYTES", str(64 * 1024)))
 JSON_MAX_DEPTH = int(env("JSON_MAX_DEPTH", "32"))
 
 # --- Accounts ---------------------------------------------------------------------------
+# A username logs in in any case or compatibility form (one name per person, `accounts.usernames`).
+AUTHENTICATION_BACKENDS = ["accounts.backends.AnyFormOfTheUsernameBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},

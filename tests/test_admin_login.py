@@ -63,3 +63,19 @@ def test_staff_revoke_keys_in_the_admin_through_the_service(customer, staff):
     response = admin.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [str(key.pk)]})
     assert response.status_code == 302
     assert customer.client.get("/v1/orders").status_code == 401
+
+
+@pytest.mark.parametrize("typed", ["ALICE", "alice", "\uff41\uff4c\uff49\uff43\uff45"])  # the last: full width
+def test_a_username_logs_in_in_any_form_of_it_in_the_api_and_the_admin(typed):
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    User.objects.create_user(username="Alice", email="alice@example.com", password=PASSWORD, is_staff=True)
+    issued = APIClient().post("/v1/auth/tokens", {"username": typed, "password": PASSWORD}, format="json")
+    assert issued.status_code == 201, issued.content
+    logged_in, client = admin_login(typed, PASSWORD)
+    assert logged_in.status_code == 302
+    assert client.get("/admin/").status_code == 200
+    assert (
+        APIClient().post("/v1/auth/tokens", {"username": typed, "password": "wrong"}, format="json").status_code == 401
+    )
