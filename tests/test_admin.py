@@ -185,3 +185,16 @@ def test_each_state_change_in_the_admin_gives_one_operational_event(admin_client
     endpoint.refresh_from_db()
     assert (endpoint.is_active, endpoint.description) == (False, "still off")
     assert changes.first().owner_id == customer.user.id
+
+
+@pytest.mark.parametrize("event_types", ["[null]", '["order.*", 7]', '"order.*"', '["no.such.type"]', "[]"])
+def test_the_endpoint_form_refuses_event_types_the_fan_out_cannot_read(admin_client, customer, event_types):
+    endpoint = Endpoint.objects.create(owner=customer.user, url=URL, event_types=["*"], secret="whsec_x")
+    form = {"owner": customer.user.id, "url": URL, "description": "", "event_types": event_types, "ordering": "none"}
+
+    response = admin_client.post(f"/admin/webhooks/endpoint/{endpoint.id}/change/", {**form, "is_active": "on"})
+
+    assert response.status_code == 200  # the form again, with its error
+    assert response.context["adminform"].form.errors["event_types"]
+    endpoint.refresh_from_db()
+    assert endpoint.event_types == ["*"]

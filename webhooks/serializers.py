@@ -2,7 +2,15 @@ from rest_framework import exceptions, serializers
 
 from core.serializers import FilterSerializer, StrictTypesMixin
 from events.serializers import EventPatternField
-from webhooks.models import MAX_RATE_LIMIT, Attempt, Delivery, DeliveryStatus, Endpoint
+from webhooks.models import (
+    MAX_EVENT_PATTERNS,
+    MAX_RATE_LIMIT,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    validate_event_types,
+)
 from webhooks.targets import UnsafeTarget, check_url
 
 
@@ -12,7 +20,8 @@ class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
         source="event_types",
         child=EventPatternField(),
         min_length=1,
-        max_length=50,
+        max_length=MAX_EVENT_PATTERNS,
+        validators=[validate_event_types],
         help_text='Event types to receive: exact types, "prefix.*" wildcards, or "*" for all.',
     )
     disabled_reason = serializers.ChoiceField(
