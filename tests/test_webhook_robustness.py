@@ -5,12 +5,13 @@ order's progress nor another endpoint's events."""
 import uuid
 
 import pytest
-from django.db import transaction
+from cryptography.fernet import Fernet
+from django.db import connection, transaction
 
 from events.models import Event
 from tests.conftest import eventually, order_body
 from webhooks import receivers, tasks
-from webhooks.models import Endpoint
+from webhooks.models import Attempt, Endpoint
 
 
 def subscribe(who, receiver, path: str) -> dict:
@@ -67,3 +68,29 @@ def test_a_failing_fan_out_is_rolled_back_alone_and_tried_again_after_the_commit
 
     assert Event.objects.filter(id=event.id).exists()  # the fan-out's own writes were rolled back
     assert queued == [[str(event.id)]]
+
+
+@pytest.mark.sqlite_too
+def test_an_endpoint_whose_secret_no_key_decrypts_fails_its_deliveries_saying_why_and_nothing_else(
+    workers, customer, receiver, pet
+):
+    receiver.expect_request("/unreadable").respond_with_data(status=204)
+    receiver.expect_request("/good").respond_with_data(status=204)
+    unreadable = subscribe(customer, receiver, "/unreadable")
+    subscribe(customer, receiver, "/good")
+    with connection.cursor() as cursor:  # encrypted with a key the worker does not have (SECRET_KEY changed)
+        token = Fernet(Fernet.generate_key()).encrypt(b"whsec_c2VjcmV0").decode()
+        stored_id = uuid.UUID(unreadable["id"]).hex
+        cursor.execute("UPDATE webhooks_endpoint SET secret = %s WHERE id = %s", [token, stored_id])
+
+    order_id = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
+
+    eventually(lambda: paid(customer, order_id), message="the order to be paid")
+    eventually(lambda: {"payment.succeeded", "order.completed"} <= types_at(receiver, "/good"), message="events")
+    attempt = eventually(
+        lambda: Attempt.objects.filter(delivery__endpoint_id=unreadable["id"]).first(), message="a failed attempt"
+    )
+    assert "signing secret cannot be decrypted" in attempt.error and attempt.response_status is None
+    assert types_at(receiver, "/unreadable") == set()
+    listed = customer.client.get(f"/v1/webhooks/{unreadable['id']}/deliveries").json()["results"]
+    assert any("rotate the secret" in item["attempts"][0]["error"] for item in listed if item["attempts"])

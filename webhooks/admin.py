@@ -96,6 +96,8 @@ class EndpointAdmin(admin.ModelAdmin):
 
     @admin.display(description="secret")
     def masked_secret(self, endpoint: Endpoint) -> str:
+        if endpoint.needs_secret_rotation:
+            return "cannot be decrypted with FIELD_ENCRYPTION_KEYS: rotate it (deliveries fail until then)"
         return signing.masked(endpoint.secret)
 
     @admin.display(description="health")

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from uuid6 import uuid7
 
-from core.encryption import EncryptedTextField
+from core.encryption import EncryptedTextField, Unreadable
 from events import registry
 from webhooks.signals import endpoints_changed
 
@@ -101,9 +101,16 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return self.url
 
+    @property
+    def needs_secret_rotation(self) -> bool:
+        """Its secret cannot be decrypted with today's FIELD_ENCRYPTION_KEYS: nothing can be signed
+        until it is rotated (or the old key is put back)."""
+        return isinstance(self.secret, Unreadable)
+
     def signing_secrets(self) -> list[str]:
         """The secrets that sign its deliveries now: the current one, and the previous one during
-        its overlap after a rotation."""
+        its overlap after a rotation; those that cannot be decrypted are left out (none left: the
+        delivery cannot be signed)."""
         secrets = [self.secret]
         if (
             self.previous_secret
@@ -111,7 +118,7 @@ class Endpoint(models.Model):
             and self.previous_secret_expires_at > timezone.now()
         ):
             secrets.append(self.previous_secret)
-        return secrets
+        return [secret for secret in secrets if not isinstance(secret, Unreadable)]
 
     def subscribes_to(self, event_type: str) -> bool:
         """Never raises, whatever was stored behind the validation's back (a queryset update)."""

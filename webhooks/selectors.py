@@ -49,6 +49,12 @@ def failed_deliveries_since(when: datetime) -> int:
     return Delivery.objects.filter(status=DeliveryStatus.FAILED, updated_at__gte=when).count()
 
 
+def endpoints_needing_secret_rotation() -> list[Endpoint]:
+    """Endpoints whose signing secret no key of FIELD_ENCRYPTION_KEYS decrypts (each is read)."""
+    endpoints = Endpoint.objects.select_related("owner").only("id", "url", "secret", "owner__username")
+    return [endpoint for endpoint in endpoints.iterator(chunk_size=500) if endpoint.needs_secret_rotation]
+
+
 def disabled_endpoint_count() -> int:
     return Endpoint.objects.filter(is_active=False).count()
 

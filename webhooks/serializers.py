@@ -40,6 +40,12 @@ class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
         "`sequence` order; a later one waits while an earlier one is retried, and goes once it succeeded or "
         "finally failed. Other subjects are not held up. `none`: no order between events.",
     )
+    needs_secret_rotation = serializers.BooleanField(
+        read_only=True,
+        help_text="True when the stored signing secret can no longer be decrypted (the server's encryption key "
+        "changed): deliveries fail, each attempt saying why, until you rotate the secret with "
+        "`POST /v1/webhooks/{id}/rotate-secret`.",
+    )
     rate_limit = serializers.IntegerField(
         min_value=1,
         max_value=MAX_RATE_LIMIT,
@@ -61,10 +67,11 @@ class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
             "rate_limit",
             "is_active",
             "disabled_reason",
+            "needs_secret_rotation",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "disabled_reason", "created_at", "updated_at"]
+        read_only_fields = ["id", "disabled_reason", "needs_secret_rotation", "created_at", "updated_at"]
 
     def validate_url(self, url: str) -> str:
         try:

@@ -93,9 +93,13 @@ def set_endpoint_active(*, endpoint: Endpoint, active: bool) -> Endpoint:
 
 @transaction.atomic
 def rotate_secret(*, endpoint: Endpoint) -> Endpoint:
-    """A new secret signs from now on; the old one signs alongside it for WEBHOOK_SECRET_OVERLAP."""
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = timezone.now() + settings.WEBHOOK_SECRET_OVERLAP
+    """A new secret signs from now on; the old one signs alongside it for WEBHOOK_SECRET_OVERLAP
+    (unless it can no longer be decrypted: then the new one signs alone)."""
+    if endpoint.needs_secret_rotation:
+        endpoint.previous_secret, endpoint.previous_secret_expires_at = "", None
+    else:
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = timezone.now() + settings.WEBHOOK_SECRET_OVERLAP
     endpoint.secret = signing.new_secret()
     endpoint.save()
     return endpoint
