@@ -286,6 +286,9 @@ WEBHOOK_RETRY_SCHEDULE = [
     int(seconds) for seconds in env_list("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
 ]
 WEBHOOK_TIMEOUT = float(env("WEBHOOK_TIMEOUT", "10"))
+# Seconds a webhook URL's host may take to resolve when it is saved (in the request's thread; a
+# slow nameserver must not hold the API): beyond, the URL is refused with a 400.
+WEBHOOK_DNS_TIMEOUT = float(env("WEBHOOK_DNS_TIMEOUT", "2"))
 WEBHOOK_DISABLE_AFTER = timedelta(seconds=int(env("WEBHOOK_DISABLE_AFTER", str(5 * 24 * 3600))))
 WEBHOOK_ATTEMPT_RETENTION = timedelta(days=int(env("WEBHOOK_ATTEMPT_RETENTION_DAYS", "30")))
 WEBHOOK_DELIVERY_RETENTION = timedelta(days=int(env("WEBHOOK_DELIVERY_RETENTION_DAYS", "30")))

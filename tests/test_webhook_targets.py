@@ -1,6 +1,7 @@
 """SSRF: private targets are refused when an endpoint is saved and again when a delivery connects."""
 
 import socket
+import time
 
 import pytest
 from django.test import Client
@@ -188,3 +189,25 @@ def test_the_admin_refuses_a_private_url_as_the_api_does(public_only, customer, 
     assert accepted.status_code == 302
     endpoint.refresh_from_db()
     assert endpoint.url == "https://1.1.1.1/hook"
+
+
+def test_a_host_that_does_not_resolve_in_time_is_a_400_within_the_dns_deadline(
+    public_only, settings, monkeypatch, customer
+):
+    settings.WEBHOOK_DNS_TIMEOUT = 0.3
+
+    def hanging_nameserver(*args, **kwargs):
+        time.sleep(3)
+        raise socket.gaierror("too late")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_nameserver)
+    started = time.monotonic()
+    response = customer.client.post(
+        "/v1/webhooks", {"url": "https://slow.example.com/hook", "events": ["*"]}, format="json"
+    )
+
+    assert time.monotonic() - started < 1.5
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert "could not be resolved within 0.3 s" in response.json()["errors"]["url"][0]
+    assert not Endpoint.objects.exists()
