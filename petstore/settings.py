@@ -208,6 +208,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env("API_RATE_LIMIT", "1200/min"),
         "anonymous": env("ANONYMOUS_RATE_LIMIT", "120/min"),
+        # POST /v1/webhooks/{id}/test per user, besides API_RATE_LIMIT: each is an event and a delivery.
+        "webhook_test": env("WEBHOOK_TEST_RATE_LIMIT", "10/min"),
     },
     "DEFAULT_PAGINATION_CLASS": "core.pagination.CursorPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from core.pruning import delete_in_batches
+from events.models import Event
 from events.services import publish
 from events.subjects import subject
 from webhooks import health, signing
@@ -166,6 +167,14 @@ def prune_attempts() -> int:
     return delete_in_batches(
         Attempt.objects.filter(attempted_at__lt=timezone.now() - settings.WEBHOOK_ATTEMPT_RETENTION)
     )
+
+
+def prune_test_events() -> int:
+    """`webhook.test` events created before WEBHOOK_DELIVERY_RETENTION, with their deliveries and
+    attempts whatever their outcome: a test is not replayed, and anyone can send many."""
+    cutoff = timezone.now() - settings.WEBHOOK_DELIVERY_RETENTION
+    tests = Event.objects.filter(type=WebhookEvent.TEST, created_at__lt=cutoff, bus_publish_at__isnull=True)
+    return delete_in_batches(tests)
 
 
 def prune_succeeded_deliveries() -> int:

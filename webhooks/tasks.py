@@ -34,7 +34,7 @@ def prune_attempts() -> int:
 
 @shared_task(name="webhooks.prune_deliveries")
 def prune_deliveries() -> int:
-    return services.prune_succeeded_deliveries()
+    return services.prune_succeeded_deliveries() + services.prune_test_events()
 
 
 @shared_task(name="webhooks.forget_expired_secrets")
