@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core import encryption
 from events.models import Event
 from orders import services as orders
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -198,3 +199,30 @@ def test_the_endpoint_form_refuses_event_types_the_fan_out_cannot_read(admin_cli
     assert response.context["adminform"].form.errors["event_types"]
     endpoint.refresh_from_db()
     assert endpoint.event_types == ["*"]
+
+
+def test_view_only_staff_can_neither_disable_nor_rotate_nor_test(customer):
+    endpoint = Endpoint.objects.create(owner=customer.user, url=URL, event_types=["*"], secret="whsec_x")
+    viewer = User.objects.create_user("viewer", "viewer@example.com", "pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_endpoint"))
+    client = Client()
+    client.login(username="viewer", password="pw")
+    assert client.get("/admin/webhooks/endpoint/").status_code == 200
+
+    for action in ("disable", "rotate_secret", "send_test"):
+        client.post("/admin/webhooks/endpoint/", {"action": action, "_selected_action": [str(endpoint.id)]})
+
+    endpoint.refresh_from_db()
+    assert (endpoint.is_active, endpoint.secret, endpoint.deliveries.count()) == (True, "whsec_x", 0)
+
+
+def test_the_delivery_and_endpoint_lists_decrypt_no_secret(admin_client, customer, monkeypatch):
+    failed_deliveries_with_attempts(customer.user, 6)
+    decrypted = []
+    real_decrypt = encryption.decrypt
+    monkeypatch.setattr(encryption, "decrypt", lambda token: decrypted.append(token) or real_decrypt(token))
+
+    for page in ("/admin/webhooks/delivery/", "/admin/webhooks/faileddelivery/", "/admin/webhooks/endpoint/"):
+        assert admin_client.get(page).status_code == 200
+
+    assert decrypted == []
