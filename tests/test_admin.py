@@ -226,3 +226,22 @@ def test_the_delivery_and_endpoint_lists_decrypt_no_secret(admin_client, custome
         assert admin_client.get(page).status_code == 200
 
     assert decrypted == []
+
+
+def test_a_delivery_with_thousands_of_attempts_shows_the_latest_few(admin_client, customer):
+    (endpoint,) = failed_deliveries_with_attempts(customer.user, 1, endpoints=1)
+    delivery = endpoint.deliveries.get()
+    start = timezone.now() + timedelta(minutes=1)
+    Attempt.objects.bulk_create(
+        Attempt(
+            delivery=delivery, attempted_at=start + timedelta(seconds=n), response_status=500 + n % 2, duration_ms=n
+        )
+        for n in range(2000)
+    )
+
+    page = admin_client.get(f"/admin/webhooks/delivery/{delivery.id}/change/").content.decode()
+    listed = customer.client.get(f"/v1/webhooks/{endpoint.id}/deliveries").json()["results"][0]
+
+    assert page.count('<td class="field-duration_ms">') == 20
+    assert "<p>1999</p>" in page and "<p>1980</p>" in page and "<p>1979</p>" not in page  # the newest
+    assert [attempt["duration_ms"] for attempt in listed["attempts"]] == list(range(1980, 2000))  # oldest first

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -190,6 +190,7 @@ class EndpointListFilter(admin.RelatedFieldListFilter):
 
 class AttemptInline(ReadOnlyTabularInline):
     model = Attempt
+    verbose_name_plural = f"attempts (the latest {selectors.ATTEMPTS_SHOWN}; the delivery's attempt count has them all)"
     fields = ["attempted_at", "response_status", "duration_ms", "error", "response_body"]
 
 
@@ -226,6 +227,13 @@ class DeliveryAdminBase(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix: str) -> dict:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, AttemptInline) and obj is not None:  # the latest few, however many there are
+            latest = selectors.latest_attempts().filter(delivery=obj).values("id")[: selectors.ATTEMPTS_SHOWN]
+            kwargs["queryset"] = kwargs["queryset"].filter(id__in=Subquery(latest))
+        return kwargs
 
     @admin.display(description="event type", ordering="event__type")
     def event_type(self, delivery: Delivery) -> str:

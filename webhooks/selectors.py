@@ -10,9 +10,20 @@ def endpoints_of(user: User) -> QuerySet[Endpoint]:
     return Endpoint.objects.filter(owner=user)
 
 
+# Attempts shown per delivery (API and admin): the latest ones. A delivery resent again and again
+# has as many attempts as it was sent; `attempt_count` counts them all.
+ATTEMPTS_SHOWN = 20
+
+
+def latest_attempts() -> QuerySet[Attempt]:
+    return Attempt.objects.order_by("-attempted_at", "-id")
+
+
 def deliveries_of(endpoint: Endpoint, *, status: str | None = None) -> QuerySet[Delivery]:
+    """The endpoint's deliveries, each with its latest ATTEMPTS_SHOWN attempts (`latest_attempts`,
+    newest first), read in one query for the page."""
     deliveries = endpoint.deliveries.select_related("event").prefetch_related(
-        Prefetch("attempts", queryset=Attempt.objects.order_by("attempted_at", "id"))
+        Prefetch("attempts", queryset=latest_attempts()[:ATTEMPTS_SHOWN], to_attr="latest_attempts")
     )
     return deliveries.filter(status=status) if status else deliveries
 

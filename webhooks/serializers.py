@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from core.serializers import FilterSerializer, StrictTypesMixin
@@ -11,6 +12,7 @@ from webhooks.models import (
     Endpoint,
     validate_event_types,
 )
+from webhooks.selectors import ATTEMPTS_SHOWN, latest_attempts
 from webhooks.targets import UnsafeTarget, check_url
 
 
@@ -105,7 +107,16 @@ class AttemptSerializer(serializers.ModelSerializer):
 class DeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.UUIDField()
     event_type = serializers.CharField(source="event.type")
-    attempts = AttemptSerializer(many=True)
+    attempts = serializers.SerializerMethodField(
+        help_text=f"The latest {ATTEMPTS_SHOWN} attempts at most, oldest first; `attempt_count` counts them all."
+    )
+
+    @extend_schema_field(AttemptSerializer(many=True))
+    def get_attempts(self, delivery: Delivery) -> list[dict]:
+        latest = getattr(delivery, "latest_attempts", None)  # prefetched by `selectors.deliveries_of`
+        if latest is None:
+            latest = list(latest_attempts().filter(delivery=delivery)[:ATTEMPTS_SHOWN])
+        return AttemptSerializer(reversed(latest), many=True).data
 
     class Meta:
         model = Delivery
