@@ -288,6 +288,9 @@ WEBHOOK_RETRY_SCHEDULE = [
     int(seconds) for seconds in env_list("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
 ]
 WEBHOOK_TIMEOUT = float(env("WEBHOOK_TIMEOUT", "10"))
+# The ports a webhook URL may name (empty: any). Not checked with WEBHOOKS_ALLOW_PRIVATE_TARGETS,
+# whose local receivers listen anywhere. Only https is allowed otherwise, so 80 is not listed.
+WEBHOOK_ALLOWED_PORTS = [int(port) for port in env_list("WEBHOOK_ALLOWED_PORTS", "443,8443")]
 # Seconds a webhook URL's host may take to resolve when it is saved (in the request's thread; a
 # slow nameserver must not hold the API): beyond, the URL is refused with a 400.
 WEBHOOK_DNS_TIMEOUT = float(env("WEBHOOK_DNS_TIMEOUT", "2"))

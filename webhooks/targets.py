@@ -145,6 +145,9 @@ def parse(url: str) -> Target:
     port = parsed.port if parsed.port is not None else (443 if parsed.scheme == "https" else 80)
     if not 0 < port < 65536 or (split.hostname, split_port) != (host, parsed.port):
         raise UnsafeTarget("The URL's host or port cannot be read.")
+    allowed_ports = settings.WEBHOOK_ALLOWED_PORTS
+    if allowed_ports and not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS and port not in allowed_ports:
+        raise UnsafeTarget(f"Use one of the ports {', '.join(map(str, allowed_ports))}.")
     return Target(scheme=parsed.scheme, host=host, port=port)
 
 
