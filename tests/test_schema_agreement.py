@@ -86,3 +86,18 @@ def test_an_endpoint_with_is_active_in_the_body_is_created_not_a_500(customer):
         "/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["*"], "is_active": True}, format="json"
     )
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("host", ["a" * 63, f"{'a' * 63}.example.com", f"x.{'b' * 63}", f"{'c' * 63}.{'d' * 63}"])
+def test_a_host_name_label_of_63_characters_is_a_valid_url(customer, schema, host):
+    url = schema["components"]["schemas"]["Endpoint"]["properties"]["url"]
+    assert (url["type"], url["format"], url["maxLength"]) == ("string", "uri", 2000)
+
+    response = customer.client.post("/v1/webhooks", {"url": f"http://{host}/hook", "events": ["*"]}, format="json")
+
+    assert response.status_code == 201, response.json()
+
+
+def test_a_label_of_64_characters_is_refused(customer):
+    response = customer.client.post("/v1/webhooks", {"url": f"http://{'a' * 64}.com/", "events": ["*"]}, format="json")
+    assert response.status_code == 400 and "url" in response.json()["errors"]
