@@ -5,6 +5,10 @@ FIELD_ENCRYPTION_KEYS lists the keys, comma-separated: the first encrypts, every
 (MultiFernet), so a new key is put first and the old ones kept until `manage.py
 reencrypt_secrets` has rewritten every value with the new one. Each key is any string; a Fernet
 key is derived from it. With no keys set, one is derived from SECRET_KEY.
+
+A stored value that no key decrypts (SECRET_KEY changed with no keys set, a key dropped too soon)
+never makes a row unreadable: it loads as `Unreadable`, and a save writes its token back as it
+was, so putting the old key back (after the new one) recovers it.
 """
 
 import base64
@@ -44,16 +48,45 @@ def decrypt(token: str) -> str:
 
 
 def reencrypt(token: str) -> str:
-    """The same value, encrypted with the first key."""
-    return fernet().rotate(token.encode()).decode()
+    """The same value, encrypted with the first key; `ImproperlyConfigured` if no key decrypts it."""
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken as error:
+        raise ImproperlyConfigured("A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS.") from error
+
+
+class Unreadable:
+    """A stored value that no key of FIELD_ENCRYPTION_KEYS decrypts, kept as its stored token."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Unreadable) and other.token == self.token
+
+    def __hash__(self) -> int:
+        return hash(self.token)
+
+    def __repr__(self) -> str:
+        return "<unreadable: encrypted with a key that is not in FIELD_ENCRYPTION_KEYS>"
 
 
 class EncryptedTextField(models.TextField):
-    """Text kept encrypted in the database, plain in Python. It cannot be filtered on."""
+    """Text kept encrypted in the database, plain in Python (`Unreadable` when no key decrypts
+    it). It cannot be filtered on."""
 
     def from_db_value(self, value, expression, connection):
-        return decrypt(value) if value else value
+        if not value:
+            return value
+        try:
+            return decrypt(value)
+        except ImproperlyConfigured:
+            return Unreadable(value)
 
     def get_prep_value(self, value):
+        if isinstance(value, Unreadable):
+            return value.token  # written back as it was stored
         value = super().get_prep_value(value)
         return encrypt(value) if value else value

@@ -215,6 +215,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env("API_RATE_LIMIT", "1200/min"),
         "anonymous": env("ANONYMOUS_RATE_LIMIT", "120/min"),
+        # POST /v1/webhooks/{id}/test per user, besides API_RATE_LIMIT: each is an event and a delivery.
+        "webhook_test": env("WEBHOOK_TEST_RATE_LIMIT", "10/min"),
     },
     "DEFAULT_PAGINATION_CLASS": "core.pagination.CursorPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -296,6 +298,12 @@ WEBHOOK_RETRY_SCHEDULE = [
     int(seconds) for seconds in env_list("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
 ]
 WEBHOOK_TIMEOUT = float(env("WEBHOOK_TIMEOUT", "10"))
+# The ports a webhook URL may name (empty: any). Not checked with WEBHOOKS_ALLOW_PRIVATE_TARGETS,
+# whose local receivers listen anywhere. Only https is allowed otherwise, so 80 is not listed.
+WEBHOOK_ALLOWED_PORTS = [int(port) for port in env_list("WEBHOOK_ALLOWED_PORTS", "443,8443")]
+# Seconds a webhook URL's host may take to resolve when it is saved (in the request's thread; a
+# slow nameserver must not hold the API): beyond, the URL is refused with a 400.
+WEBHOOK_DNS_TIMEOUT = float(env("WEBHOOK_DNS_TIMEOUT", "2"))
 WEBHOOK_DISABLE_AFTER = timedelta(seconds=int(env("WEBHOOK_DISABLE_AFTER", str(5 * 24 * 3600))))
 WEBHOOK_ATTEMPT_RETENTION = timedelta(days=int(env("WEBHOOK_ATTEMPT_RETENTION_DAYS", "30")))
 WEBHOOK_DELIVERY_RETENTION = timedelta(days=int(env("WEBHOOK_DELIVERY_RETENTION_DAYS", "30")))

@@ -21,6 +21,8 @@ for name, database in {"CELERY_BROKER_URL": 14, "CACHE_URL": 15, "BUDGET_BROKER_
 os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 os.environ.setdefault("WEBHOOK_TIMEOUT", "3")
+# Tests send many test events to load the sender; tests/test_webhooks_api.py checks the limit itself.
+os.environ.setdefault("WEBHOOK_TEST_RATE_LIMIT", "1000/min")
 # Metrics of the test process and of the workers it starts meet here, as in production.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="petstore-metrics-"))
 

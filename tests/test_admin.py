@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core import encryption
 from events.models import Event
 from orders import services as orders
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -185,3 +186,62 @@ def test_each_state_change_in_the_admin_gives_one_operational_event(admin_client
     endpoint.refresh_from_db()
     assert (endpoint.is_active, endpoint.description) == (False, "still off")
     assert changes.first().owner_id == customer.user.id
+
+
+@pytest.mark.parametrize("event_types", ["[null]", '["order.*", 7]', '"order.*"', '["no.such.type"]', "[]"])
+def test_the_endpoint_form_refuses_event_types_the_fan_out_cannot_read(admin_client, customer, event_types):
+    endpoint = Endpoint.objects.create(owner=customer.user, url=URL, event_types=["*"], secret="whsec_x")
+    form = {"owner": customer.user.id, "url": URL, "description": "", "event_types": event_types, "ordering": "none"}
+
+    response = admin_client.post(f"/admin/webhooks/endpoint/{endpoint.id}/change/", {**form, "is_active": "on"})
+
+    assert response.status_code == 200  # the form again, with its error
+    assert response.context["adminform"].form.errors["event_types"]
+    endpoint.refresh_from_db()
+    assert endpoint.event_types == ["*"]
+
+
+def test_view_only_staff_can_neither_disable_nor_rotate_nor_test(customer):
+    endpoint = Endpoint.objects.create(owner=customer.user, url=URL, event_types=["*"], secret="whsec_x")
+    viewer = User.objects.create_user("viewer", "viewer@example.com", "pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_endpoint"))
+    client = Client()
+    client.login(username="viewer", password="pw")
+    assert client.get("/admin/webhooks/endpoint/").status_code == 200
+
+    for action in ("disable", "rotate_secret", "send_test"):
+        client.post("/admin/webhooks/endpoint/", {"action": action, "_selected_action": [str(endpoint.id)]})
+
+    endpoint.refresh_from_db()
+    assert (endpoint.is_active, endpoint.secret, endpoint.deliveries.count()) == (True, "whsec_x", 0)
+
+
+def test_the_delivery_and_endpoint_lists_decrypt_no_secret(admin_client, customer, monkeypatch):
+    failed_deliveries_with_attempts(customer.user, 6)
+    decrypted = []
+    real_decrypt = encryption.decrypt
+    monkeypatch.setattr(encryption, "decrypt", lambda token: decrypted.append(token) or real_decrypt(token))
+
+    for page in ("/admin/webhooks/delivery/", "/admin/webhooks/faileddelivery/", "/admin/webhooks/endpoint/"):
+        assert admin_client.get(page).status_code == 200
+
+    assert decrypted == []
+
+
+def test_a_delivery_with_thousands_of_attempts_shows_the_latest_few(admin_client, customer):
+    (endpoint,) = failed_deliveries_with_attempts(customer.user, 1, endpoints=1)
+    delivery = endpoint.deliveries.get()
+    start = timezone.now() + timedelta(minutes=1)
+    Attempt.objects.bulk_create(
+        Attempt(
+            delivery=delivery, attempted_at=start + timedelta(seconds=n), response_status=500 + n % 2, duration_ms=n
+        )
+        for n in range(2000)
+    )
+
+    page = admin_client.get(f"/admin/webhooks/delivery/{delivery.id}/change/").content.decode()
+    listed = customer.client.get(f"/v1/webhooks/{endpoint.id}/deliveries").json()["results"][0]
+
+    assert page.count('<td class="field-duration_ms">') == 20
+    assert "<p>1999</p>" in page and "<p>1980</p>" in page and "<p>1979</p>" not in page  # the newest
+    assert [attempt["duration_ms"] for attempt in listed["attempts"]] == list(range(1980, 2000))  # oldest first

@@ -36,7 +36,8 @@ def test_a_410_disables_the_endpoint_and_the_owners_other_endpoint_and_staff_are
     told = eventually(
         lambda: of_type(receiver, "/other", other["secret"], "endpoint.disabled"), message="the other endpoint told"
     )
-    assert told[0]["data"] == {"endpoint": {"id": gone["id"], "url": gone["url"], "disabled_reason": "gone"}}
+    redacted = gone["url"].removesuffix("/gone") + "/…"
+    assert told[0]["data"] == {"endpoint": {"id": gone["id"], "url": redacted, "disabled_reason": "gone"}}
     eventually(
         lambda: of_type(receiver, "/staff", warehouse["secret"], "endpoint.disabled"), message="staff endpoint told"
     )
@@ -118,3 +119,15 @@ def test_disabling_and_enabling_through_the_api_gives_one_event_per_change(worke
         assert [(env["type"], env["data"]["endpoint"]["disabled_reason"]) for env in envelopes] == expected
         assert {env["data"]["endpoint"]["id"] for env in envelopes} == {switched["id"]}
     assert received(receiver, "/switched", switched["secret"]) == []  # enabled again, never told of itself
+
+
+@pytest.mark.django_db
+def test_operational_events_carry_the_endpoints_url_without_its_path_and_query(customer):
+    url = "http://127.0.0.1:9/hooks/s3cr3t-path?token=s3cr3t-query"
+    endpoint = customer.client.post("/v1/webhooks", {"url": url, "events": ["*"]}, format="json").json()
+
+    customer.client.patch(f"/v1/webhooks/{endpoint['id']}", {"is_active": False}, format="json")
+
+    event = Event.objects.get(type="endpoint.disabled")
+    assert event.data["endpoint"]["url"] == "http://127.0.0.1:9/…"
+    assert "s3cr3t" not in str(event.data)

@@ -70,3 +70,26 @@ def test_expired_idempotency_keys_go(customer, pet, settings):
 
     assert order_tasks.prune_idempotency_keys() == 2
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["c"]
+
+
+def test_old_test_events_go_with_their_deliveries_whatever_their_outcome(customer, pet):
+    endpoint = services.create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
+    old_tests = [services.send_test_event(endpoint=endpoint) for _ in range(3)]
+    recent_test = services.send_test_event(endpoint=endpoint)
+    order = place_order(
+        user=customer.user, items=[{"pet_id": pet.id, "quantity": 1}], payment={"method": "card", "token": "tok_visa"}
+    ).order
+    order_event = Event.objects.filter(subject=f"order/{order.id}").first()
+    replayable = Delivery.objects.create(endpoint=endpoint, event=order_event, status=DeliveryStatus.FAILED)
+    for delivery in [*old_tests, recent_test, replayable]:
+        Attempt.objects.create(delivery=delivery, attempted_at=timezone.now(), duration_ms=1)
+    Delivery.objects.filter(id__in=[d.id for d in old_tests]).update(status=DeliveryStatus.FAILED)
+    Event.objects.filter(id__in=[d.event_id for d in old_tests] + [order_event.id]).update(
+        created_at=timezone.now() - LONG_AGO
+    )
+
+    webhook_tasks.prune_deliveries()
+
+    assert not Event.objects.filter(id__in=[d.event_id for d in old_tests]).exists()
+    assert set(Delivery.objects.values_list("id", flat=True)) == {recent_test.id, replayable.id}
+    assert Attempt.objects.count() == 2

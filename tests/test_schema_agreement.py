@@ -108,3 +108,18 @@ def test_the_stream_s_types_are_in_the_schema_and_what_it_allows_the_api_takes(s
     taken()
     refused = EventStreamFilterSerializer(data={"types": "0"})
     assert not refused.is_valid() and set(refused.errors) == {"types"}
+
+
+@pytest.mark.parametrize("host", ["a" * 63, f"{'a' * 63}.example.com", f"x.{'b' * 63}", f"{'c' * 63}.{'d' * 63}"])
+def test_a_host_name_label_of_63_characters_is_a_valid_url(customer, schema, host):
+    url = schema["components"]["schemas"]["Endpoint"]["properties"]["url"]
+    assert (url["type"], url["format"], url["maxLength"]) == ("string", "uri", 2000)
+
+    response = customer.client.post("/v1/webhooks", {"url": f"http://{host}/hook", "events": ["*"]}, format="json")
+
+    assert response.status_code == 201, response.json()
+
+
+def test_a_label_of_64_characters_is_refused(customer):
+    response = customer.client.post("/v1/webhooks", {"url": f"http://{'a' * 64}.com/", "events": ["*"]}, format="json")
+    assert response.status_code == 400 and "url" in response.json()["errors"]

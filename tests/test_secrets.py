@@ -90,3 +90,35 @@ def test_the_production_configuration_passes_check_deploy():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_a_secret_no_key_decrypts_is_marked_for_rotation_never_a_500(customer, settings):
+    settings.FIELD_ENCRYPTION_KEYS = ["the key before SECRET_KEY changed"]
+    created = customer.client.post("/v1/webhooks", {"url": "https://example.com/hook", "events": ["*"]}, format="json")
+    endpoint_id = created.json()["id"]
+    assert created.json()["needs_secret_rotation"] is False
+    settings.FIELD_ENCRYPTION_KEYS = ["another key"]  # the old one dropped: the stored secret is unreadable
+
+    listed = customer.client.get("/v1/webhooks")
+    detail = customer.client.get(f"/v1/webhooks/{endpoint_id}")
+    assert listed.status_code == detail.status_code == 200
+    assert [item["needs_secret_rotation"] for item in listed.json()["results"]] == [True]
+    assert detail.json()["needs_secret_rotation"] is True
+
+    errors = io.StringIO()
+    call_command("preflight", stdout=io.StringIO(), stderr=errors)
+    assert "1 webhook endpoint(s) have signing secrets that FIELD_ENCRYPTION_KEYS cannot decrypt" in errors.getvalue()
+    assert endpoint_id in errors.getvalue()
+
+    Endpoint.objects.get(id=endpoint_id).save()  # a save keeps the stored token as it was
+    settings.FIELD_ENCRYPTION_KEYS = ["another key", "the key before SECRET_KEY changed"]
+    assert Endpoint.objects.get(id=endpoint_id).secret == created.json()["secret"]  # the old key recovers it
+    settings.FIELD_ENCRYPTION_KEYS = ["another key"]
+
+    rotated = customer.client.post(f"/v1/webhooks/{endpoint_id}/rotate-secret").json()
+    assert rotated["needs_secret_rotation"] is False
+    assert Endpoint.objects.get(id=endpoint_id).signing_secrets() == [rotated["secret"]]  # the old one can't sign
+    errors = io.StringIO()
+    call_command("preflight", stdout=io.StringIO(), stderr=errors)
+    assert errors.getvalue() == ""

@@ -1,6 +1,7 @@
 """SSRF: private targets are refused when an endpoint is saved and again when a delivery connects."""
 
 import socket
+import time
 
 import pytest
 from django.test import Client
@@ -143,7 +144,8 @@ def fake_dns(monkeypatch, address: str) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
-def test_a_name_that_turns_private_after_saving_is_refused_when_sending(public_only, monkeypatch, httpserver):
+def test_a_name_that_turns_private_after_saving_is_refused_when_sending(public_only, settings, monkeypatch, httpserver):
+    settings.WEBHOOK_ALLOWED_PORTS = []  # any: the receiver listens where it can
     httpserver.expect_request("/hook").respond_with_data("ok")
     url = f"https://rebind.example:{httpserver.port}/hook"
     fake_dns(monkeypatch, "93.184.215.14")
@@ -188,3 +190,42 @@ def test_the_admin_refuses_a_private_url_as_the_api_does(public_only, customer, 
     assert accepted.status_code == 302
     endpoint.refresh_from_db()
     assert endpoint.url == "https://1.1.1.1/hook"
+
+
+def test_a_host_that_does_not_resolve_in_time_is_a_400_within_the_dns_deadline(
+    public_only, settings, monkeypatch, customer
+):
+    settings.WEBHOOK_DNS_TIMEOUT = 0.3
+
+    def hanging_nameserver(*args, **kwargs):
+        time.sleep(3)
+        raise socket.gaierror("too late")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_nameserver)
+    started = time.monotonic()
+    response = customer.client.post(
+        "/v1/webhooks", {"url": "https://slow.example.com/hook", "events": ["*"]}, format="json"
+    )
+
+    assert time.monotonic() - started < 1.5
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert "could not be resolved within 0.3 s" in response.json()["errors"]["url"][0]
+    assert not Endpoint.objects.exists()
+
+
+@pytest.mark.parametrize(("port", "status"), [("", 201), (":443", 201), (":8443", 201), (":22", 400), (":6379", 400)])
+def test_a_public_host_takes_only_the_allowed_ports(public_only, customer, port, status):
+    response = customer.client.post(
+        "/v1/webhooks", {"url": f"https://93.184.215.14{port}/hook", "events": ["*"]}, format="json"
+    )
+    assert response.status_code == status
+    if status == 400:
+        assert "Use one of the ports 443, 8443." in response.json()["errors"]["url"]
+
+
+def test_loopback_receivers_on_any_port_work_while_private_targets_are_allowed(customer):
+    response = customer.client.post(
+        "/v1/webhooks", {"url": "http://127.0.0.1:59999/hook", "events": ["*"]}, format="json"
+    )
+    assert response.status_code == 201

@@ -3,6 +3,7 @@
 import pytest
 
 from webhooks.models import Delivery, Endpoint
+from webhooks.views import WebhookTestRateThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +117,24 @@ def test_endpoints_per_user_are_capped(make_customer, settings):
     assert create(customer).status_code == 409  # disabled endpoints count: they can be enabled again
     assert customer.client.delete(f"/v1/webhooks/{first}").status_code == 204
     assert create(customer).status_code == 201
+
+
+def test_test_events_are_limited_per_user_with_a_problem_and_retry_after(make_customer, monkeypatch):
+    monkeypatch.setitem(WebhookTestRateThrottle.THROTTLE_RATES, "webhook_test", "10/min")  # the default
+    alice, bob = make_customer(), make_customer()
+    endpoints = [
+        alice.client.post("/v1/webhooks", {"url": f"http://127.0.0.1:9/{n}", "events": ["*"]}, format="json").json()
+        for n in range(2)
+    ]
+    bobs = bob.client.post("/v1/webhooks", {"url": "http://127.0.0.1:9/bob", "events": ["*"]}, format="json").json()
+
+    answers = [alice.client.post(f"/v1/webhooks/{endpoints[n % 2]['id']}/test").status_code for n in range(10)]
+    limited = alice.client.post(f"/v1/webhooks/{endpoints[0]['id']}/test")
+
+    assert answers == [202] * 10  # WEBHOOK_TEST_RATE_LIMIT: 10 a minute, over all the user's endpoints
+    assert limited.status_code == 429
+    assert limited["Content-Type"] == "application/problem+json"
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert Delivery.objects.filter(endpoint__owner=alice.user).count() == 10
+    assert bob.client.post(f"/v1/webhooks/{bobs['id']}/test").status_code == 202  # another user's own limit
+    assert alice.client.get("/v1/webhooks").status_code == 200  # only the test is limited

@@ -29,7 +29,9 @@ class WebhookTestData(serializers.Serializer):
 
 class EndpointStateSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    url = serializers.CharField()
+    url = serializers.CharField(
+        help_text="The endpoint's URL without its path and query, which may hold secrets: `https://host[:port]/…`."
+    )
     disabled_reason = serializers.ChoiceField(
         choices=Endpoint.DisabledReason.choices,
         allow_blank=True,

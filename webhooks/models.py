@@ -1,15 +1,33 @@
 """Endpoint, delivery, attempt: the vocabulary of the API, the admin and the docs alike."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from uuid6 import uuid7
 
-from core.encryption import EncryptedTextField
+from core.encryption import EncryptedTextField, Unreadable
+from events import registry
 from webhooks.signals import endpoints_changed
 
 MAX_RATE_LIMIT = 10_000  # deliveries per second
+MAX_EVENT_PATTERNS = 50
+
+
+def validate_event_types(value) -> None:
+    """What an endpoint may subscribe to: a list of 1 to MAX_EVENT_PATTERNS known patterns (exact
+    types, `prefix.*` wildcards, `*`). The one rule, for the API and the admin alike: the fan-out
+    reads these on every event, so nothing else may be stored."""
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_EVENT_PATTERNS:
+        raise ValidationError(f"A list of 1 to {MAX_EVENT_PATTERNS} event types.", code="not_a_list_of_event_types")
+    known = set(registry.known_patterns())
+    if unknown := [pattern for pattern in value if not isinstance(pattern, str) or pattern not in known]:
+        raise ValidationError(
+            "Not an event type, a prefix.* wildcard nor *: %(unknown)s.",
+            code="unknown_event_type",
+            params={"unknown": ", ".join(repr(pattern) for pattern in unknown[:5])},
+        )
 
 
 class EndpointQuerySet(models.QuerySet):
@@ -48,7 +66,11 @@ class Endpoint(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=500, blank=True)
-    event_types = models.JSONField(default=list, help_text='Exact types and "prefix.*" wildcards; ["*"] is all.')
+    event_types = models.JSONField(
+        default=list,
+        validators=[validate_event_types],
+        help_text='Exact types and "prefix.*" wildcards; ["*"] is all.',
+    )
     all_customers = models.BooleanField(default=False, help_text="Staff only: receive every customer's events.")
     ordering = models.CharField(
         max_length=20,
@@ -79,9 +101,16 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return self.url
 
+    @property
+    def needs_secret_rotation(self) -> bool:
+        """Its secret cannot be decrypted with today's FIELD_ENCRYPTION_KEYS: nothing can be signed
+        until it is rotated (or the old key is put back)."""
+        return isinstance(self.secret, Unreadable)
+
     def signing_secrets(self) -> list[str]:
         """The secrets that sign its deliveries now: the current one, and the previous one during
-        its overlap after a rotation."""
+        its overlap after a rotation; those that cannot be decrypted are left out (none left: the
+        delivery cannot be signed)."""
         secrets = [self.secret]
         if (
             self.previous_secret
@@ -89,11 +118,13 @@ class Endpoint(models.Model):
             and self.previous_secret_expires_at > timezone.now()
         ):
             secrets.append(self.previous_secret)
-        return secrets
+        return [secret for secret in secrets if not isinstance(secret, Unreadable)]
 
     def subscribes_to(self, event_type: str) -> bool:
-        return any(
-            pattern in ("*", event_type) or (pattern.endswith(".*") and event_type.startswith(pattern[:-1]))
+        """Never raises, whatever was stored behind the validation's back (a queryset update)."""
+        return isinstance(self.event_types, list) and any(
+            isinstance(pattern, str)
+            and (pattern in ("*", event_type) or (pattern.endswith(".*") and event_type.startswith(pattern[:-1])))
             for pattern in self.event_types
         )
 

@@ -14,6 +14,7 @@ request, within the owner's rate limit.
 
 import uuid
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import User
 
@@ -36,13 +37,30 @@ def about(event: Event) -> uuid.UUID | None:
 
 
 def endpoint_changed(endpoint: Endpoint, *, type: WebhookEvent, owner: User) -> Event:
-    """`endpoint.disabled` or `endpoint.enabled`, with the endpoint as it now is."""
+    """`endpoint.disabled` or `endpoint.enabled`, with the endpoint as it now is (its URL redacted:
+    staff endpoints and the stream see these events too)."""
     return publish(
         type=type,
         subject=subject("endpoint", endpoint.id),
         owner=owner,
-        data={"endpoint": {"id": str(endpoint.id), "url": endpoint.url, "disabled_reason": endpoint.disabled_reason}},
+        data={
+            "endpoint": {
+                "id": str(endpoint.id),
+                "url": redacted(endpoint.url),
+                "disabled_reason": endpoint.disabled_reason,
+            }
+        },
     )
+
+
+def redacted(url: str) -> str:
+    """`scheme://host[:port]/…`: a webhook URL's path and query often hold the customer's secret."""
+    try:
+        split = urlsplit(url)
+    except ValueError:
+        return "…"
+    rest = "/…" if split.path.strip("/") or split.query else "/"
+    return f"{split.scheme}://{split.netloc.rsplit('@', 1)[-1]}{rest}"
 
 
 def gives_exhausted_event(delivery: Delivery) -> bool:

@@ -2,8 +2,11 @@
 queued, every process told when endpoints or users change, and a worker's sender finished when
 the worker stops."""
 
+import logging
+
 from celery.signals import worker_process_shutdown, worker_shutdown
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -13,10 +16,21 @@ from webhooks import fanout, sending, subscriptions, tasks
 from webhooks.models import Endpoint
 from webhooks.signals import deliveries_ready, endpoints_changed
 
+logger = logging.getLogger(__name__)
+
 
 @receiver(events_published, dispatch_uid="webhooks.fan_out")
 def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
-    fanout.fan_out(events=events)
+    """A webhook problem never undoes the change that recorded the events (a payment taken): the
+    fan-out runs in a savepoint, and if it fails it is rolled back alone, logged, and tried again
+    by a task once the change has committed (fan-outs are idempotent)."""
+    try:
+        with transaction.atomic():
+            fanout.fan_out(events=events)
+    except Exception:  # whatever it was, the caller's transaction goes on
+        logger.exception("fan-out of %d event(s) failed: tried again after the commit", len(events))
+        event_ids = [str(event.id) for event in events]
+        transaction.on_commit(lambda: tasks.fan_out_again.delay(event_ids), robust=True)
 
 
 @receiver([post_save, post_delete], sender=Endpoint, dispatch_uid="webhooks.endpoint_written")

@@ -10,9 +10,20 @@ def endpoints_of(user: User) -> QuerySet[Endpoint]:
     return Endpoint.objects.filter(owner=user)
 
 
+# Attempts shown per delivery (API and admin): the latest ones. A delivery resent again and again
+# has as many attempts as it was sent; `attempt_count` counts them all.
+ATTEMPTS_SHOWN = 20
+
+
+def latest_attempts() -> QuerySet[Attempt]:
+    return Attempt.objects.order_by("-attempted_at", "-id")
+
+
 def deliveries_of(endpoint: Endpoint, *, status: str | None = None) -> QuerySet[Delivery]:
+    """The endpoint's deliveries, each with its latest ATTEMPTS_SHOWN attempts (`latest_attempts`,
+    newest first), read in one query for the page."""
     deliveries = endpoint.deliveries.select_related("event").prefetch_related(
-        Prefetch("attempts", queryset=Attempt.objects.order_by("attempted_at", "id"))
+        Prefetch("attempts", queryset=latest_attempts()[:ATTEMPTS_SHOWN], to_attr="latest_attempts")
     )
     return deliveries.filter(status=status) if status else deliveries
 
@@ -47,6 +58,12 @@ def deliveries_matching(
 
 def failed_deliveries_since(when: datetime) -> int:
     return Delivery.objects.filter(status=DeliveryStatus.FAILED, updated_at__gte=when).count()
+
+
+def endpoints_needing_secret_rotation() -> list[Endpoint]:
+    """Endpoints whose signing secret no key of FIELD_ENCRYPTION_KEYS decrypts (each is read)."""
+    endpoints = Endpoint.objects.select_related("owner").only("id", "url", "secret", "owner__username")
+    return [endpoint for endpoint in endpoints.iterator(chunk_size=500) if endpoint.needs_secret_rotation]
 
 
 def disabled_endpoint_count() -> int:

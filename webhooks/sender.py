@@ -49,6 +49,7 @@ class Request:
     body: bytes
     headers: dict[str, str]
     delivery: Any  # the claimed Delivery, handed back with its result
+    refusal: str = ""  # why it cannot be sent at all (recorded as a failed attempt, never sent)
     lined_up_at: float = field(default_factory=time.monotonic, compare=False)
 
 

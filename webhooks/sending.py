@@ -22,13 +22,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.models import Event
-from webhooks import ordering, ratelimit, recording, signing
+from webhooks import ordering, ratelimit, recording, signing, transport
 from webhooks.models import Delivery, DeliveryStatus
-from webhooks.sender import Request, Sender
+from webhooks.sender import Request, Result, Sender
 
 logger = logging.getLogger(__name__)
 
 MAX_DEFER_GROUPS = 10  # a rate-limited backlog goes back to the database in at most this many UPDATEs a batch
+UNREADABLE_SECRET = (
+    "not sent: the endpoint's signing secret cannot be decrypted with the server's FIELD_ENCRYPTION_KEYS; "
+    "rotate the secret (or put the old key back)"
+)
 STUCK_AFTER = 1.0  # seconds: an endpoint whose oldest request has hung longer gets no line
 
 
@@ -43,7 +47,11 @@ def send_deliveries(*, delivery_ids: Sequence[uuid.UUID]) -> int:
 
 def submit(requests: list[Request]) -> int:
     """Hand the requests to this process's sender; those to rate-limited endpoints wait for their
-    slot first (`webhooks.ratelimit`). Returns how many were taken."""
+    slot first (`webhooks.ratelimit`); those that cannot be sent (unsigned) fail their attempt at
+    once. Returns how many were taken."""
+    if refused := [request for request in requests if request.refusal]:
+        requests = [request for request in requests if not request.refusal]
+        recording.record_attempts([_refused(request) for request in refused])
     limited = [request for request in requests if request.delivery.endpoint.rate_limit]
     if limited:
         requests = [request for request in requests if not request.delivery.endpoint.rate_limit]
@@ -134,13 +142,11 @@ def signed_requests(deliveries: Sequence[Delivery]) -> list[Request]:
 def _signed_request(delivery: Delivery, body: bytes) -> Request:
     timestamp = int(time.time())
     msg_id = str(delivery.event_id)
-    signature = signing.signature_header(
-        secrets=delivery.endpoint.signing_secrets(), msg_id=msg_id, timestamp=timestamp, body=body
-    )
+    secrets = delivery.endpoint.signing_secrets()
     headers = {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature,
+        "webhook-signature": signing.signature_header(secrets=secrets, msg_id=msg_id, timestamp=timestamp, body=body),
         "content-type": "application/json",
     }
     if delivery.event.traceparent:  # the trace of the request that caused the event (sent as the attempt's own)
@@ -152,7 +158,14 @@ def _signed_request(delivery: Delivery, body: bytes) -> Request:
         body=body,
         headers=headers,
         delivery=delivery,
+        refusal="" if secrets else UNREADABLE_SECRET,
     )
+
+
+def _refused(request: Request) -> Result:
+    logger.warning("delivery %s not sent: %s", request.delivery.id, request.refusal)
+    response = transport.Response(status=None, body="", error=request.refusal, duration_ms=0, retry_after=None)
+    return Result(request, response, timezone.now())
 
 
 _sender_lock = threading.Lock()

@@ -1,18 +1,39 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from core.serializers import FilterSerializer, StrictTypesMixin
 from events.serializers import EventPatternField
-from webhooks.models import MAX_RATE_LIMIT, Attempt, Delivery, DeliveryStatus, Endpoint
+from webhooks.models import (
+    MAX_EVENT_PATTERNS,
+    MAX_RATE_LIMIT,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    validate_event_types,
+)
+from webhooks.selectors import ATTEMPTS_SHOWN, latest_attempts
 from webhooks.targets import UnsafeTarget, check_url
 
 
+@extend_schema_field({"type": "string", "format": "uri", "maxLength": 2000})
+class WebhookURLField(serializers.CharField):
+    """Read by `webhooks.targets` alone, as the sender reads it: a host name of labels up to 63
+    characters (one label too), as RFC 3986 and the schema's `uri` allow; Django's URLValidator
+    wants a top-level domain and refuses underscores, which the sender does not."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=2000, **kwargs)
+
+
 class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
-    url = serializers.URLField(max_length=2000)
+    url = WebhookURLField()
     events = serializers.ListField(
         source="event_types",
         child=EventPatternField(),
         min_length=1,
-        max_length=50,
+        max_length=MAX_EVENT_PATTERNS,
+        validators=[validate_event_types],
         help_text='Event types to receive: exact types, "prefix.*" wildcards, or "*" for all.',
     )
     disabled_reason = serializers.ChoiceField(
@@ -30,6 +51,12 @@ class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
         help_text="`per_subject`: one subject's events (one order's) reach this endpoint one at a time, in "
         "`sequence` order; a later one waits while an earlier one is retried, and goes once it succeeded or "
         "finally failed. Other subjects are not held up. `none`: no order between events.",
+    )
+    needs_secret_rotation = serializers.BooleanField(
+        read_only=True,
+        help_text="True when the stored signing secret can no longer be decrypted (the server's encryption key "
+        "changed): deliveries fail, each attempt saying why, until you rotate the secret with "
+        "`POST /v1/webhooks/{id}/rotate-secret`.",
     )
     rate_limit = serializers.IntegerField(
         min_value=1,
@@ -52,10 +79,11 @@ class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
             "rate_limit",
             "is_active",
             "disabled_reason",
+            "needs_secret_rotation",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "disabled_reason", "created_at", "updated_at"]
+        read_only_fields = ["id", "disabled_reason", "needs_secret_rotation", "created_at", "updated_at"]
 
     def validate_url(self, url: str) -> str:
         try:
@@ -89,7 +117,16 @@ class AttemptSerializer(serializers.ModelSerializer):
 class DeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.UUIDField()
     event_type = serializers.CharField(source="event.type")
-    attempts = AttemptSerializer(many=True)
+    attempts = serializers.SerializerMethodField(
+        help_text=f"The latest {ATTEMPTS_SHOWN} attempts at most, oldest first; `attempt_count` counts them all."
+    )
+
+    @extend_schema_field(AttemptSerializer(many=True))
+    def get_attempts(self, delivery: Delivery) -> list[dict]:
+        latest = getattr(delivery, "latest_attempts", None)  # prefetched by `selectors.deliveries_of`
+        if latest is None:
+            latest = list(latest_attempts().filter(delivery=delivery)[:ATTEMPTS_SHOWN])
+        return AttemptSerializer(reversed(latest), many=True).data
 
     class Meta:
         model = Delivery

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from core.pruning import delete_in_batches
+from events.models import Event
 from events.services import publish
 from events.subjects import subject
 from webhooks import health, signing
@@ -93,9 +94,13 @@ def set_endpoint_active(*, endpoint: Endpoint, active: bool) -> Endpoint:
 
 @transaction.atomic
 def rotate_secret(*, endpoint: Endpoint) -> Endpoint:
-    """A new secret signs from now on; the old one signs alongside it for WEBHOOK_SECRET_OVERLAP."""
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = timezone.now() + settings.WEBHOOK_SECRET_OVERLAP
+    """A new secret signs from now on; the old one signs alongside it for WEBHOOK_SECRET_OVERLAP
+    (unless it can no longer be decrypted: then the new one signs alone)."""
+    if endpoint.needs_secret_rotation:
+        endpoint.previous_secret, endpoint.previous_secret_expires_at = "", None
+    else:
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = timezone.now() + settings.WEBHOOK_SECRET_OVERLAP
     endpoint.secret = signing.new_secret()
     endpoint.save()
     return endpoint
@@ -162,6 +167,14 @@ def prune_attempts() -> int:
     return delete_in_batches(
         Attempt.objects.filter(attempted_at__lt=timezone.now() - settings.WEBHOOK_ATTEMPT_RETENTION)
     )
+
+
+def prune_test_events() -> int:
+    """`webhook.test` events created before WEBHOOK_DELIVERY_RETENTION, with their deliveries and
+    attempts whatever their outcome: a test is not replayed, and anyone can send many."""
+    cutoff = timezone.now() - settings.WEBHOOK_DELIVERY_RETENTION
+    tests = Event.objects.filter(type=WebhookEvent.TEST, created_at__lt=cutoff, bus_publish_at__isnull=True)
+    return delete_in_batches(tests)
 
 
 def prune_succeeded_deliveries() -> int:

@@ -10,8 +10,12 @@ redirect a delivery inside the network.
 """
 
 import ipaddress
+import os
 import re
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -141,6 +145,9 @@ def parse(url: str) -> Target:
     port = parsed.port if parsed.port is not None else (443 if parsed.scheme == "https" else 80)
     if not 0 < port < 65536 or (split.hostname, split_port) != (host, parsed.port):
         raise UnsafeTarget("The URL's host or port cannot be read.")
+    allowed_ports = settings.WEBHOOK_ALLOWED_PORTS
+    if allowed_ports and not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS and port not in allowed_ports:
+        raise UnsafeTarget(f"Use one of the ports {', '.join(map(str, allowed_ports))}.")
     return Target(scheme=parsed.scheme, host=host, port=port)
 
 
@@ -167,11 +174,42 @@ def _check_host_name(host: str) -> None:
         raise UnsafeTarget("The URL's host is not a valid host name.")
 
 
-def resolve(host: str, port: int) -> list[tuple[socket.AddressFamily, tuple]]:
-    """Resolve `host` once; return every address it has (family, socket address), or raise
-    `UnsafeTarget` if it does not resolve or any address is special-purpose."""
+class SlowResolution(UnsafeTarget):
+    pass
+
+
+_lookup_lock = threading.Lock()
+_lookups: dict[int, ThreadPoolExecutor] = {}
+LOOKUP_THREADS = 8  # a slow nameserver holds these at most, never the request threads
+
+
+def _lookup(host: str, port: int, *, timeout: float | None) -> list:
+    """getaddrinfo, which has no deadline of its own: with `timeout`, on a small pool of this
+    process's threads, given up (`SlowResolution`) once it has taken that long."""
+    if timeout is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    with _lookup_lock:  # one pool per process: threads do not survive a fork
+        pool = _lookups.get(os.getpid()) or _lookups.setdefault(
+            os.getpid(), ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="webhook-dns")
+        )
+    lookup = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return lookup.result(timeout=timeout)
+    except FutureTimeout as error:  # before OSError: it is one
+        lookup.cancel()  # if it has not started, it never will
+        raise SlowResolution(
+            f"The host could not be resolved within {timeout:g} s (a slow nameserver?); try again later."
+        ) from error
+
+
+def resolve(host: str, port: int, *, timeout: float | None = None) -> list[tuple[socket.AddressFamily, tuple]]:
+    """Resolve `host` once (within `timeout` seconds, if given); return every address it has
+    (family, socket address), or raise `UnsafeTarget` if it does not resolve or any address is
+    special-purpose."""
+    try:
+        infos = _lookup(host, port, timeout=timeout)
+    except SlowResolution:
+        raise
     except (OSError, UnicodeError, ValueError) as error:
         raise UnsafeTarget("The host does not resolve to a public address.") from error
     addresses = list(dict.fromkeys((family, sockaddr) for family, _, _, _, sockaddr in infos))
@@ -185,5 +223,5 @@ def resolve(host: str, port: int) -> list[tuple[socket.AddressFamily, tuple]]:
 def check_url(url: str) -> None:
     """Raise `UnsafeTarget` unless `url` may receive webhooks."""
     target = parse(url)
-    if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:
-        resolve(target.host, target.port)
+    if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:  # in the request's thread: within WEBHOOK_DNS_TIMEOUT
+        resolve(target.host, target.port, timeout=settings.WEBHOOK_DNS_TIMEOUT)

@@ -5,12 +5,21 @@ from collections.abc import Sequence
 from celery import shared_task
 from django.conf import settings
 
-from webhooks import queueing, sending, services
+from events.models import Event
+from webhooks import fanout, queueing, sending, services
 
 
 @shared_task(name="webhooks.send_deliveries")
 def send_deliveries(delivery_ids: list[str]) -> int:
     return sending.send_deliveries(delivery_ids=delivery_ids)
+
+
+@shared_task(
+    name="webhooks.fan_out_again", autoretry_for=(Exception,), retry_backoff=5, retry_backoff_max=300, max_retries=8
+)
+def fan_out_again(event_ids: list[str]) -> int:
+    """A fan-out that failed inside its event's transaction, tried again on its own."""
+    return fanout.fan_out(events=list(Event.objects.filter(id__in=event_ids).order_by("id")))
 
 
 @shared_task(name="webhooks.enqueue_due_deliveries")
@@ -25,7 +34,7 @@ def prune_attempts() -> int:
 
 @shared_task(name="webhooks.prune_deliveries")
 def prune_deliveries() -> int:
-    return services.prune_succeeded_deliveries()
+    return services.prune_succeeded_deliveries() + services.prune_test_events()
 
 
 @shared_task(name="webhooks.forget_expired_secrets")

@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from accounts.throttling import AnonymousRateThrottle, ApiKeyRateThrottle
 from webhooks import selectors, services
 from webhooks.serializers import (
     DeliveryFilterSerializer,
@@ -13,6 +14,12 @@ from webhooks.serializers import (
     RecoveredSerializer,
     RecoverSerializer,
 )
+
+
+class WebhookTestRateThrottle(ApiKeyRateThrottle):
+    """Test events per user (WEBHOOK_TEST_RATE_LIMIT): each one is an event and a delivery."""
+
+    scope = "webhook_test"
 
 
 @extend_schema_view(
@@ -58,8 +65,17 @@ class EndpointViewSet(viewsets.ModelViewSet):
         endpoint = services.rotate_secret(endpoint=self.get_object())
         return Response(EndpointWithSecretSerializer(endpoint).data)
 
-    @extend_schema(request=None, responses={202: DeliverySerializer}, summary="Send a webhook.test event")
-    @action(detail=True, methods=["post"])
+    @extend_schema(
+        request=None,
+        responses={202: DeliverySerializer},
+        summary="Send a webhook.test event",
+        description="At most WEBHOOK_TEST_RATE_LIMIT per user (default 10 a minute); beyond, 429 with Retry-After.",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        throttle_classes=[ApiKeyRateThrottle, AnonymousRateThrottle, WebhookTestRateThrottle],
+    )
     def test(self, request, pk=None):
         delivery = services.send_test_event(endpoint=self.get_object())
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -139,6 +139,7 @@ def test_a_refused_private_address_and_a_closed_port_read_the_same(hostile, time
     closed = transport.post(url=f"http://127.0.0.1:{closed_port}/hook?token=x", body=b"{}", headers={})
 
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    settings.WEBHOOK_ALLOWED_PORTS = []  # any: the receiver listens where it can
     listening = hostile(receivers.body(b"internal service"))
     refused = transport.post(url=f"https://127.0.0.1:{listening.port}/hook?token=x", body=b"{}", headers={})
 
@@ -163,6 +164,7 @@ def fake_dns(monkeypatch, name: str, addresses: list[str]) -> list[str]:
 
 def test_a_name_with_any_private_address_is_refused_before_connecting(hostile, timeout, settings, monkeypatch):
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    settings.WEBHOOK_ALLOWED_PORTS = []  # any: the receiver listens where it can
     receiver = hostile(receivers.body(b"internal service"))
     fake_dns(monkeypatch, "rebind.example", ["127.0.0.1", "93.184.215.14"])
 
