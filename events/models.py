@@ -1,5 +1,3 @@
-from datetime import datetime
-
 from django.conf import settings
 from django.db import models
 from django.db.models.expressions import Func
@@ -87,23 +85,6 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
-
-    def as_message(self) -> dict:
-        """The event as a task message carries it, so that the worker need not read it back."""
-        return {
-            "id": str(self.id),
-            "type": self.type,
-            "owner_id": self.owner_id,
-            "subject": self.subject,
-            "sequence": self.sequence,
-            "data": self.data,
-            "created_at": self.created_at.isoformat(),
-            "traceparent": self.traceparent,
-        }
-
-    @classmethod
-    def from_message(cls, message: dict) -> "Event":
-        return cls(**{**message, "created_at": datetime.fromisoformat(message["created_at"])})
 
     def envelope(self) -> dict:
         """The event as API clients and webhook receivers see it."""

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -135,13 +136,18 @@ def _number(events: list[Event]) -> None:
         counts[event.subject] -= 1
 
 
-def dispatch_by_id(*, event_id: uuid.UUID, as_recorded: dict | None = None) -> None:
-    """Dispatch an event queued from a request: as its message carries it, or read back (the
-    relay sends only ids)."""
-    if as_recorded is not None:
-        dispatch(Event.from_message(as_recorded))
-    elif (event := Event.objects.filter(id=event_id).first()) is not None:  # else its transaction rolled back
-        dispatch(event)
+def dispatch_by_id(*, event_id: uuid.UUID | str) -> None:
+    """Dispatch an event queued from a request, as the database holds it: a message names the
+    event, and its consumers (webhooks signed and sent) never take more from the message than
+    that. An id the database does not hold is logged and dispatches nothing."""
+    try:
+        event = Event.objects.filter(id=event_id).first()
+    except ValidationError:  # not even an id
+        event = None
+    if event is None:  # its transaction rolled back, or the message is not ours
+        logger.warning("dispatch of event %s skipped: no such event", str(event_id)[:64])
+        return
+    dispatch(event)
 
 
 def dispatch(event: Event) -> None:

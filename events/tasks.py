@@ -13,8 +13,11 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name="events.dispatch_event")
-def dispatch_event(event_id: str, event: dict | None = None) -> None:
-    services.dispatch_by_id(event_id=event_id, as_recorded=event)
+def dispatch_event(event_id: str, *ignored) -> None:
+    # By id alone: anyone who can write to the broker could put any event in a message, and what
+    # is signed and sent must be what the database holds. (Messages queued by earlier versions
+    # carry the event as a second argument; it is not read.)
+    services.dispatch_by_id(event_id=event_id)
 
 
 @shared_task(name="events.relay_undispatched_events")
@@ -43,13 +46,10 @@ def prune_events() -> int:
 
 
 def queue_dispatch(event_id: uuid.UUID, *, event: Event | None = None, traceparent: str = "") -> None:
-    """Queue the event's dispatch, in its trace (the message carries it), not in the caller's: the
-    relay's tick is not what caused it."""
+    """Queue the event's dispatch by its id, in its trace (the message carries it), not in the
+    caller's: the relay's tick is not what caused it."""
     try:
-        # argsrepr: the event is for the worker, not for Celery's logs (nor worth a repr per publish)
         with tracing.continued(event.traceparent if event else traceparent):
-            dispatch_event.apply_async(
-                (str(event_id), event.as_message() if event else None), argsrepr=f"('{event_id}',)"
-            )
+            dispatch_event.apply_async((str(event_id),))
     except Exception:  # noqa: BLE001 - broker errors vary by transport
         logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)

@@ -8,7 +8,7 @@ from celery.concurrency import get_implementation
 from celery.concurrency.prefork import TaskPool as PreforkPool
 from celery.signals import task_prerun, worker_init, worker_process_init, worker_process_shutdown
 
-from core import log_context
+from core import log_context, workers
 from petstore import tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "petstore.settings")
@@ -26,6 +26,15 @@ def bind_task_log_context(task, args, kwargs, **_) -> None:
     parameters = list(inspect.signature(task.run).parameters)
     given = dict(zip(parameters, args, strict=False)) | kwargs
     log_context.start(**{name: value for name, value in given.items() if name in log_context.FIELDS})
+
+
+@worker_init.connect
+def refuse_unsafe_pools(sender, **_) -> None:
+    """Stop at start, with the reason, on a pool the worker cannot run safely (`core.workers`)."""
+    from django.conf import settings
+
+    if reason := workers.refusal(pool_cls=sender.pool_cls, databases=settings.DATABASES):
+        raise SystemExit(f"petstore worker: {reason}")  # not an Exception: Celery's signal would log and go on
 
 
 @worker_init.connect

@@ -1,6 +1,6 @@
 """Per-subject ordering and per-endpoint rate limits, end to end: two real Celery worker processes
-and beat on real Redis, real receivers on loopback verifying every signature with the
-`standardwebhooks` library."""
+and beat on real Redis (one worker, killed mid-line and replaced, for the ordering's survival),
+real receivers on loopback verifying every signature with the `standardwebhooks` library."""
 
 import itertools
 import threading
@@ -147,3 +147,58 @@ def test_a_rate_limit_holds_across_two_worker_processes(two_workers, customer, r
     assert all(f"endpoint {endpoint.id}" in log for log in logs)
     assert Delivery.objects.filter(endpoint=unlimited, status="succeeded").count() == 20
     assert Endpoint.objects.get(id=endpoint.id).rate_limit == RATE
+
+
+@pytest.fixture
+def one_worker(worker_processes, worker_env, transactional_db, tmp_path) -> Processes:
+    """One worker process (every queue) and beat, alone on the database and the broker, with a
+    long retry schedule (a held event keeps its line for as long as the test needs) and a short
+    queue lease (a send task lost with a killed worker is queued again within seconds)."""
+    worker_processes.stop()
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    env = {**worker_env, "WEBHOOK_RETRY_SCHEDULE": ",".join(["1"] * 20), "WEBHOOK_REQUEUE_AFTER": "3"}
+    processes = Processes(env=env, logs=tmp_path)
+    processes.start_workers(loglevel="INFO", concurrency=4)
+    processes.start_beat(loglevel="INFO")
+    yield processes
+    processes.stop_all()
+
+
+def test_a_worker_killed_in_the_middle_of_a_subjects_line_leaves_its_order_intact(one_worker, customer, receiver, pet):
+    held = {"failing": True}  # the order's second event fails until the killed worker is replaced
+    recorder = Recorder(answer=lambda envelope: 500 if envelope["sequence"] == 2 and held["failing"] else 204)
+    receiver.expect_request("/hook").respond_with_handler(recorder)
+    endpoint = customer.client.post(
+        "/v1/webhooks",
+        {"url": receiver.url_for("/hook"), "events": ["order.*", "payment.*"], "ordering": "per_subject"},
+        format="json",
+    ).json()
+    recorder.secret = endpoint["secret"]
+    order_id = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
+    subject = f"order/{order_id}"
+    line = Delivery.objects.filter(endpoint_id=endpoint["id"], subject=subject)
+
+    def mid_line() -> bool:  # the first sent, the second failed and waiting for its retry, two behind it
+        by_sequence = {delivery.sequence: delivery for delivery in line.all()}
+        second = by_sequence.get(2)
+        return (
+            len(by_sequence) == 4
+            and by_sequence[1].status == "succeeded"
+            and second.attempt_count >= 1
+            and second.sending_until is None
+        )
+
+    eventually(mid_line, timeout=20, message="the line held at its second event")
+    (worker,) = one_worker.workers
+    one_worker.kill(worker)  # SIGKILL
+    assert {delivery.sequence for delivery in line.filter(status="pending")} == {2, 3, 4}
+    one_worker.start_workers(loglevel="INFO", concurrency=4)
+    held["failing"] = False
+
+    eventually(lambda: len(recorder.succeeded(subject)) >= 4, timeout=25, message="the whole line")
+    time.sleep(0.5)  # anything sent twice or out of turn would have arrived by now
+    sequences = [arrival.envelope["sequence"] for arrival in recorder.succeeded(subject)]
+    assert sequences[:4] == [1, 2, 3, 4]
+    assert sorted(set(sequences)) == [1, 2, 3, 4]  # a repeat (at-least-once) never goes back in the line
+    assert sequences == sorted(sequences)
+    assert set(line.values_list("status", flat=True)) == {"succeeded"}

@@ -217,7 +217,7 @@ def traced_worker(request, worker_processes, worker_env, collector, transactiona
             "CELERY_WORKER_POOL": request.param,
             # Under prefork, Celery's Django fix-up closes the PostgreSQL pool after every task, under
             # the feet of the sender's recording thread (a failed recording, the attempt made again
-            # when its lease ends): a problem of prefork with the pool, not of tracing, so no pool.
+            # when its lease ends), so the worker refuses prefork with a pool (core/workers.py).
             **({"DATABASE_POOL_SIZE": "0"} if request.param == "prefork" else {}),
             "OTEL_EXPORTER_OTLP_ENDPOINT": collector.server.url_for(""),
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # export within a tenth of a second, not five

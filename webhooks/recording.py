@@ -16,13 +16,13 @@ import logging
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from core import log_context
@@ -59,6 +59,18 @@ def defer(delivery_ids: Sequence[uuid.UUID], *, seconds: float | None = None) ->
         Delivery.objects.filter(id__in=delivery_ids).update(
             sending_until=None, queued_until=None, next_attempt_at=later
         )
+
+
+def defer_each(waits: Mapping[uuid.UUID, float]) -> None:
+    """Give up the claim on deliveries not sent (no attempt counted), each due again after its own
+    number of seconds: one UPDATE."""
+    if waits:
+        now = timezone.now()
+        due = Case(
+            *(When(id=delivery_id, then=Value(now + timedelta(seconds=wait))) for delivery_id, wait in waits.items()),
+            output_field=DateTimeField(),
+        )
+        Delivery.objects.filter(id__in=list(waits)).update(sending_until=None, queued_until=None, next_attempt_at=due)
 
 
 def next_retry_delay(*, scheduled_attempts: int, retry_after: float | None = None) -> float | None:

@@ -28,7 +28,6 @@ from webhooks.sender import Request, Result, Sender
 
 logger = logging.getLogger(__name__)
 
-MAX_DEFER_GROUPS = 10  # a rate-limited backlog goes back to the database in at most this many UPDATEs a batch
 UNREADABLE_SECRET = (
     "not sent: the endpoint's signing secret cannot be decrypted with the server's FIELD_ENCRYPTION_KEYS; "
     "rotate the secret (or put the old key back)"
@@ -73,32 +72,30 @@ def _start_paced(requests: list[Request]) -> None:
 
 
 def _pace(requests: list[Request]) -> None:
-    """Reserve each request's slot at its endpoint's rate; start it then. Once an endpoint's next
-    slot is beyond the pacer's horizon, its further requests are not asked about: their deliveries
-    go back to the database, due again in groups, each group about when its slots come within
-    reach (so a long backlog is not claimed again on every sweep)."""
-    slotted, later = [], defaultdict(list)
-    beyond: dict[uuid.UUID, float] = {}  # endpoint → how far off its next free slot is
+    """Give each request its slot at its endpoint's rate (one Redis round trip per endpoint); start
+    it then if that is within the pacer's horizon. A delivery whose slot is further out goes back
+    to the database, due again shortly before that slot: a backlog is spread at the endpoint's
+    rate, not claimed again on every sweep."""
+    by_endpoint = defaultdict(list)
     for request in requests:
-        endpoint = request.delivery.endpoint
-        if endpoint.id not in beyond:
-            try:
-                wait = ratelimit.reserve(endpoint_id=endpoint.id, rate=endpoint.rate_limit)
-            except Exception:  # noqa: BLE001 - Redis away: the limit is a promise, so wait rather than send
-                logger.warning("rate limit of endpoint %s unknown (cache unreachable): delivery waits", endpoint.id)
-                wait = -2 * ratelimit.HORIZON
-            if wait >= 0:
+        by_endpoint[request.delivery.endpoint].append(request)
+    slotted, later = [], {}
+    for endpoint, waiting in by_endpoint.items():
+        try:
+            waits = ratelimit.reserve(
+                endpoint_id=endpoint.id, rate=endpoint.rate_limit, delivery_ids=[r.delivery.id for r in waiting]
+            )
+        except Exception:  # noqa: BLE001 - Redis away: the limit is a promise, so wait rather than send
+            logger.warning("rate limit of endpoint %s unknown (cache unreachable): deliveries wait", endpoint.id)
+            waits = [ratelimit.HORIZON + ratelimit.LEAD] * len(waiting)
+        for wait, request in zip(waits, waiting, strict=True):
+            if wait <= ratelimit.HORIZON:
                 slotted.append((wait, request))
-                continue
-            beyond[endpoint.id] = -wait
-        waiting = sum(len(ids) for (endpoint_id, _), ids in later.items() if endpoint_id == endpoint.id)
-        group = min(int(waiting / max(1.0, endpoint.rate_limit * ratelimit.HORIZON / 2)), MAX_DEFER_GROUPS)
-        later[(endpoint.id, group)].append(request.delivery.id)
+            else:
+                later[request.delivery.id] = wait - ratelimit.LEAD
     if slotted:
         _pacer().at(slotted)
-    for (endpoint_id, group), delivery_ids in later.items():
-        half = ratelimit.HORIZON / 2
-        recording.defer(delivery_ids, seconds=beyond[endpoint_id] - half + group * half)
+    recording.defer_each(later)
 
 
 def claim(delivery_ids: Sequence[uuid.UUID]) -> list[Delivery]:
