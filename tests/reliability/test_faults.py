@@ -148,13 +148,13 @@ def test_killed_workers_lose_nothing(make_stack, make_customer, receivers, figur
 
     def kill_workers():
         nonlocal kills
-        while kills < 10 and not stop.wait(1.5):
+        while kills < 10 and not stop.wait(1.0):
             stack.signal_worker(0, signal.SIGKILL)
             kills += 1
 
     killer = threading.Thread(target=kill_workers)
     killer.start()
-    run.place(500)
+    run.place(250)
     killer.join(timeout=120)
     stop.set()
     assert kills >= 10
