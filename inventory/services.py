@@ -39,19 +39,27 @@ def publish_stock_change(pet: Pet) -> None:
     publish(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
 
 
-@transaction.atomic
 def create_pet(
     *, name: str, species: str, price: Decimal, currency: str = "USD", stock: int = 0, low_stock_threshold: int = 2
 ) -> Pet:
-    pet = Pet.objects.create(
+    pet = Pet(
         name=name, species=species, price=price, currency=currency, stock=stock, low_stock_threshold=low_stock_threshold
     )
+    return add_pet(pet=pet)
+
+
+@transaction.atomic
+def add_pet(*, pet: Pet) -> Pet:
+    """Save a new pet built elsewhere (the admin's form), with its `inventory.updated` event."""
+    pet.save(force_insert=True)
     publish_stock_change(pet)
     return pet
 
 
 @transaction.atomic
 def update_pet(*, pet: Pet, **changes) -> Pet:
+    """Save the fields named in `changes` only: stock and reservations, which orders change
+    meanwhile, are never written back from what a form or a client last saw."""
     for field, value in changes.items():
         setattr(pet, field, value)
     pet.save(update_fields=[*changes, "updated_at"])
