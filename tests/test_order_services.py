@@ -8,7 +8,8 @@ from django.db import DatabaseError
 
 from events.models import Event
 from inventory.events import InventoryEvent
-from inventory.services import OutOfStock, UnknownPet, create_pet
+from inventory.models import MAX_STOCK
+from inventory.services import OutOfStock, UnknownPet, create_pet, restock
 from orders import payments, services, tasks
 from orders.events import OrderEvent, PaymentEvent
 from orders.models import CancelReason, EmailKind, IdempotencyKey, Order, OrderEmail, OrderStatus, PaymentStatus
@@ -231,6 +232,31 @@ def test_cancelling_a_paid_order_refunds_it_and_puts_stock_back(customer, pet):
     pet.refresh_from_db()
     assert (pet.stock, pet.reserved) == (5, 0)
     assert {"payment.refunded", "order.cancelled"} <= set(event_types(order))
+
+
+def test_cancelling_a_paid_order_after_a_restock_to_the_limit_keeps_stock_within_it(customer, pet):
+    order = place(customer.user, pet, quantity=2)
+    services.capture_payment(order_id=order.id)
+    services.commit_stock(order_id=order.id)
+    restock(pet_id=pet.id, quantity=MAX_STOCK - 3)  # 3 left on sale: now full
+
+    order = services.cancel_order(order_id=order.id)
+
+    assert (order.status, order.payment_status) == (OrderStatus.CANCELLED, PaymentStatus.REFUNDED)
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (MAX_STOCK, 0)
+    last = Event.objects.filter(type=InventoryEvent.UPDATED, subject=f"pet/{pet.id}").latest("id")
+    assert last.data["pet"]["stock"] == MAX_STOCK
+
+
+def test_cancelling_a_placed_order_gives_back_all_its_reserved_units_even_at_the_limit(customer, pet):
+    order = place(customer.user, pet, quantity=2)
+    restock(pet_id=pet.id, quantity=MAX_STOCK - 5)  # the 2 reserved units count towards the limit
+
+    services.cancel_order(order_id=order.id)
+
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (MAX_STOCK, 0)
 
 
 def test_cancelling_twice_changes_nothing_the_second_time(customer, pet):
