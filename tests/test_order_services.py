@@ -211,6 +211,23 @@ def test_completion_needs_payment_stock_and_confirmation_and_happens_once(custom
     assert (pet.stock, pet.reserved) == (4, 0)
 
 
+def test_a_declined_payment_mails_the_accounts_address_with_no_text_the_customer_chose(make_customer, pet, mailoutbox):
+    # An unverified address (anyone's), a username written as a lure: the mail carries only our words.
+    lure = "Your-refund-is-waiting-at-evil.example"
+    customer = make_customer(email="victim@example.com")
+    customer.user.username = lure
+    customer.user.save()
+    order = services.capture_payment(order_id=place(customer.user, pet, token="tok_chargeDeclined").id)
+
+    services.send_order_email(order_id=order.id, kind=EmailKind.CANCELLATION)
+
+    (mail,) = mailoutbox
+    assert mail.to == ["victim@example.com"]
+    html = mail.alternatives[0][0]
+    assert str(order.id) in mail.body and str(order.id) in html
+    assert "evil" not in mail.subject + mail.body + html
+
+
 def test_committing_stock_below_the_threshold_records_low_stock(customer, pet):
     order = place(customer.user, pet, quantity=3)
     services.capture_payment(order_id=order.id)
