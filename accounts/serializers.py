@@ -12,10 +12,27 @@ from core.serializers import StrictTypesMixin
 USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length
 
 
+class PasswordField(serializers.CharField):
+    """A password exactly as sent, as Django's own password forms take it: trimmed, it would be
+    another password, and its length would disagree with the schema's minLength and maxLength.
+    White space alone is blank, as the schema's pattern says (`core.openapi.NOT_BLANK`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(trim_whitespace=False, style={"input_type": "password"}, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data)
+        if not value.strip():
+            self.fail("blank")
+        return value
+
+
 class UserSerializer(StrictTypesMixin, serializers.ModelSerializer):
+    """A new account: username, e-mail address and password."""
+
     username = serializers.RegexField(rf"^[\w.@+-]{{1,{USERNAME_MAX_LENGTH}}}$")
     email = serializers.EmailField()
-    password = serializers.CharField(write_only=True, min_length=8, max_length=128, style={"input_type": "password"})
+    password = PasswordField(write_only=True, min_length=8, max_length=128)
 
     class Meta:
         model = User
@@ -44,7 +61,7 @@ class UserSerializer(StrictTypesMixin, serializers.ModelSerializer):
 
 class CredentialsSerializer(StrictTypesMixin, serializers.Serializer):
     username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, style={"input_type": "password"})
+    password = PasswordField(max_length=128)
 
 
 class ApiKeyResponseSerializer(serializers.Serializer):

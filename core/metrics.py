@@ -16,8 +16,17 @@ HTTP_DURATION = Histogram(
 )
 
 
+# RFC 9110's methods and PATCH; a WSGI server passes any token a client sends as the method.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+
+def method_label(method: str | None) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
 class RequestMetricsMiddleware:
-    """Counts every request by route name (not by path: ids would explode the series)."""
+    """Counts every request by route name (not by path: ids would explode the series) and by
+    method, any method beyond the standard ones counted as `other` (each would be a new series)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -26,6 +35,6 @@ class RequestMetricsMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         route = request.resolver_match.view_name if request.resolver_match else "unmatched"
-        HTTP_REQUESTS.labels(route, request.method, response.status_code).inc()
+        HTTP_REQUESTS.labels(route, method_label(request.method), response.status_code).inc()
         HTTP_DURATION.labels(route).observe(time.perf_counter() - started)
         return response

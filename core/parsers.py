@@ -12,8 +12,11 @@ import json
 import re
 
 from django.conf import settings
+from django.utils.http import parse_header_parameters
 from rest_framework import exceptions, parsers
 from rest_framework.utils.json import strict_constant
+
+from core.charsets import is_text_encoding
 
 # A JSON string (skipped whole, brackets inside it do not count) or one bracket.
 _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
@@ -44,6 +47,12 @@ class BoundedJSONParser(parsers.JSONParser):
         body = stream.read(limit + 1) if limit is not None else stream.read()
         if limit is not None and len(body) > limit:
             raise RequestTooLarge(f"The request body is larger than {limit} bytes.")
+        _, params = parse_header_parameters(media_type or "")
+        if "charset" in params and not is_text_encoding(params["charset"]):
+            # The request ignored it (core.charsets); a body in it cannot be read as it was meant.
+            raise exceptions.UnsupportedMediaType(
+                media_type, detail=f"Unsupported charset {params['charset']!r}: send JSON in UTF-8."
+            )
         encoding = parsers.get_encoding(parser_context or {})
         try:
             text = codecs.decode(body, encoding)

@@ -1,4 +1,4 @@
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from uuid6 import uuid7
 
@@ -30,9 +30,9 @@ class Pet(models.Model):
     species = models.CharField(max_length=20, choices=Species.choices)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
     currency = models.CharField(max_length=3, default="USD")
-    stock = models.PositiveIntegerField(default=0)
-    reserved = models.PositiveIntegerField(default=0)
-    low_stock_threshold = models.PositiveIntegerField(default=2)
+    stock = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_STOCK)])
+    reserved = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_STOCK)])
+    low_stock_threshold = models.PositiveIntegerField(default=2, validators=[MaxValueValidator(MAX_STOCK)])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,5 +1,6 @@
 """Stock: reserved when an order is placed, committed once it is paid, released if it is cancelled."""
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -12,6 +13,8 @@ from events.services import publish
 from inventory.events import InventoryEvent, pet_subject
 from inventory.models import MAX_STOCK, Pet
 from inventory.serializers import PetSerializer
+
+logger = logging.getLogger(__name__)
 
 
 class OutOfStock(DomainError):
@@ -39,19 +42,27 @@ def publish_stock_change(pet: Pet) -> None:
     publish(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
 
 
-@transaction.atomic
 def create_pet(
     *, name: str, species: str, price: Decimal, currency: str = "USD", stock: int = 0, low_stock_threshold: int = 2
 ) -> Pet:
-    pet = Pet.objects.create(
+    pet = Pet(
         name=name, species=species, price=price, currency=currency, stock=stock, low_stock_threshold=low_stock_threshold
     )
+    return add_pet(pet=pet)
+
+
+@transaction.atomic
+def add_pet(*, pet: Pet) -> Pet:
+    """Save a new pet built elsewhere (the admin's form), with its `inventory.updated` event."""
+    pet.save(force_insert=True)
     publish_stock_change(pet)
     return pet
 
 
 @transaction.atomic
 def update_pet(*, pet: Pet, **changes) -> Pet:
+    """Save the fields named in `changes` only: stock and reservations, which orders change
+    meanwhile, are never written back from what a form or a client last saw."""
     for field, value in changes.items():
         setattr(pet, field, value)
     pet.save(update_fields=[*changes, "updated_at"])
@@ -121,10 +132,24 @@ def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:
 
 
 def release(*, quantities: Mapping[uuid.UUID, int], committed: bool) -> None:
-    """Put the units of a cancelled order back on sale (inside a transaction)."""
-    for pet_id in sorted(quantities):
-        quantity = quantities[pet_id]
-        held = {} if committed else {"reserved": F("reserved") - quantity}
-        Pet.objects.filter(id=pet_id).update(stock=F("stock") + quantity, **held)
-    for pet in Pet.objects.filter(id__in=quantities):
+    """Put the units of a cancelled order back on sale (inside a transaction), within MAX_STOCK.
+
+    A paid order's units have left the reservation, so a restock may have filled the pet up to
+    the limit since: the cancellation still goes through (its refund is what matters, as with
+    Stripe's or Shopify's refunds, which never fail for the warehouse), and the units beyond the
+    limit are not put back on sale (logged), so `stock` stays within what its schema allows.
+    The pets are locked in id order, as `reserve` takes them, and read once for both the cap and
+    the events.
+    """
+    pets = Pet.objects.select_for_update().filter(id__in=quantities).order_by("id")
+    for pet in pets:
+        quantity = quantities[pet.id]
+        held = 0 if committed else quantity
+        back = min(quantity, MAX_STOCK - pet.stock - (pet.reserved - held))
+        if back < quantity:
+            logger.warning(
+                "pet %s: at its stock limit; %d cancelled units not put back on sale", pet.id, quantity - back
+            )
+        Pet.objects.filter(id=pet.id).update(stock=F("stock") + back, reserved=F("reserved") - held)
+        pet.stock, pet.reserved = pet.stock + back, pet.reserved - held
         publish_stock_change(pet)

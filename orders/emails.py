@@ -1,4 +1,10 @@
-"""The mails an order sends, rendered from text and HTML templates."""
+"""The mails an order sends, rendered from text and HTML templates.
+
+They go to the account's address only (an order names no address of its own), and that address is
+not verified: anyone can register someone else's and have a declined payment or a cancel mail
+them. So a mail says nothing the customer chose (no username, no free text): only our own words,
+the order's id, its pets (named by staff) and its amounts, in fixed templates, the HTML escaped.
+"""
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives

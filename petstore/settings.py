@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "core.apps.CoreConfig",  # request charsets (core/charsets.py): installed before any request
     "petstore",
     "accounts",
     "events",

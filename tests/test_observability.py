@@ -43,6 +43,14 @@ def test_requests_are_counted_by_route_not_by_path(customer, pet):
     assert 'petstore_queue_depth{queue="webhooks"}' in text
 
 
+def test_unknown_methods_are_counted_as_one_other_method(customer, pet):
+    for method in ("FOO", "BREW", "X-ANYTHING-1"):
+        customer.client.generic(method, f"/v1/pets/{pet.id}")
+    text = Client().get("/metrics").content.decode()
+    assert metric(text, 'petstore_http_requests_total{method="other",route="pet-detail"') >= 3
+    assert "BREW" not in text and "FOO" not in text
+
+
 @pytest.mark.worker
 def test_worker_side_delivery_metrics_reach_the_endpoint(workers, customer, pet, httpserver):
     before = Client().get("/metrics").content.decode()

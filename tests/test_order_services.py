@@ -8,7 +8,8 @@ from django.db import DatabaseError
 
 from events.models import Event
 from inventory.events import InventoryEvent
-from inventory.services import OutOfStock, UnknownPet, create_pet
+from inventory.models import MAX_STOCK
+from inventory.services import OutOfStock, UnknownPet, create_pet, restock
 from orders import payments, services, tasks
 from orders.events import OrderEvent, PaymentEvent
 from orders.models import CancelReason, EmailKind, IdempotencyKey, Order, OrderEmail, OrderStatus, PaymentStatus
@@ -210,6 +211,23 @@ def test_completion_needs_payment_stock_and_confirmation_and_happens_once(custom
     assert (pet.stock, pet.reserved) == (4, 0)
 
 
+def test_a_declined_payment_mails_the_accounts_address_with_no_text_the_customer_chose(make_customer, pet, mailoutbox):
+    # An unverified address (anyone's), a username written as a lure: the mail carries only our words.
+    lure = "Your-refund-is-waiting-at-evil.example"
+    customer = make_customer(email="victim@example.com")
+    customer.user.username = lure
+    customer.user.save()
+    order = services.capture_payment(order_id=place(customer.user, pet, token="tok_chargeDeclined").id)
+
+    services.send_order_email(order_id=order.id, kind=EmailKind.CANCELLATION)
+
+    (mail,) = mailoutbox
+    assert mail.to == ["victim@example.com"]
+    html = mail.alternatives[0][0]
+    assert str(order.id) in mail.body and str(order.id) in html
+    assert "evil" not in mail.subject + mail.body + html
+
+
 def test_committing_stock_below_the_threshold_records_low_stock(customer, pet):
     order = place(customer.user, pet, quantity=3)
     services.capture_payment(order_id=order.id)
@@ -231,6 +249,31 @@ def test_cancelling_a_paid_order_refunds_it_and_puts_stock_back(customer, pet):
     pet.refresh_from_db()
     assert (pet.stock, pet.reserved) == (5, 0)
     assert {"payment.refunded", "order.cancelled"} <= set(event_types(order))
+
+
+def test_cancelling_a_paid_order_after_a_restock_to_the_limit_keeps_stock_within_it(customer, pet):
+    order = place(customer.user, pet, quantity=2)
+    services.capture_payment(order_id=order.id)
+    services.commit_stock(order_id=order.id)
+    restock(pet_id=pet.id, quantity=MAX_STOCK - 3)  # 3 left on sale: now full
+
+    order = services.cancel_order(order_id=order.id)
+
+    assert (order.status, order.payment_status) == (OrderStatus.CANCELLED, PaymentStatus.REFUNDED)
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (MAX_STOCK, 0)
+    last = Event.objects.filter(type=InventoryEvent.UPDATED, subject=f"pet/{pet.id}").latest("id")
+    assert last.data["pet"]["stock"] == MAX_STOCK
+
+
+def test_cancelling_a_placed_order_gives_back_all_its_reserved_units_even_at_the_limit(customer, pet):
+    order = place(customer.user, pet, quantity=2)
+    restock(pet_id=pet.id, quantity=MAX_STOCK - 5)  # the 2 reserved units count towards the limit
+
+    services.cancel_order(order_id=order.id)
+
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (MAX_STOCK, 0)
 
 
 def test_cancelling_twice_changes_nothing_the_second_time(customer, pet):

@@ -7,6 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from tests.conftest import order_body
+
 pytestmark = pytest.mark.django_db
 
 
@@ -123,3 +125,43 @@ def test_a_host_name_label_of_63_characters_is_a_valid_url(customer, schema, hos
 def test_a_label_of_64_characters_is_refused(customer):
     response = customer.client.post("/v1/webhooks", {"url": f"http://{'a' * 64}.com/", "events": ["*"]}, format="json")
     assert response.status_code == 400 and "url" in response.json()["errors"]
+
+
+def test_the_idempotency_key_s_length_is_in_the_schema_as_the_api_checks_it(customer, pet, schema):
+    (header,) = (p for p in schema["paths"]["/v1/orders"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
+    assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)
+    for key, status in [("k" * 256, 400), ("\x00", 400), (" ", 400), ("k" * 255, 201)]:
+        response = customer.client.post("/v1/orders", order_body(pet), format="json", HTTP_IDEMPOTENCY_KEY=key)
+        assert response.status_code == status, key
+        if status == 400:
+            assert "Idempotency-Key" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("password", [12345678, 123456789012, 1234567890.5, 1e20, -12345678, True])
+@pytest.mark.parametrize("path", ["/v1/users", "/v1/auth/tokens"])
+def test_a_numeric_password_is_400_as_the_schema_says_string(schema, path, password):
+    request = "UserRequest" if path == "/v1/users" else "CredentialsRequest"
+    assert schema["components"]["schemas"][request]["properties"]["password"]["type"] == "string"
+    body = {"username": "ada", "email": "ada@example.com", "password": password}
+    response = APIClient().post(path, body, format="json")
+    assert response.status_code == 400
+    assert "password" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("password", "status"),
+    [
+        ("x" * 120 + " " * 9, 400),  # 129 characters: over the schema's maxLength, trimmed or not
+        (" " * 9, 400),  # blank, as the schema's pattern says
+        ("  lantern-orbit-93  ", 201),  # kept as sent: the same password logs in
+    ],
+)
+def test_a_password_is_taken_exactly_as_sent(customer, password, status):
+    body = {"username": "ada", "email": "ada@example.com", "password": password}
+    response = APIClient().post("/v1/users", body, format="json")
+    assert response.status_code == status
+    if status == 201:
+        login = {"username": "ada", "password": password}
+        assert APIClient().post("/v1/auth/tokens", login, format="json").status_code == 201
+        login["password"] = password.strip()
+        assert APIClient().post("/v1/auth/tokens", login, format="json").status_code == 401

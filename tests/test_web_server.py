@@ -63,3 +63,14 @@ def test_stopping_without_a_metrics_folder_leaves_no_traceback(worker_env, tmp_p
     log = processes.log("web").read_text()
     assert "Shutting down: Master" in log or "Handling signal" in log, log
     assert "Traceback" not in log and "TypeError" not in log, log
+
+
+def test_a_charset_that_is_no_text_encoding_is_a_problem_document_not_a_plain_500(web):
+    # Under uvicorn the API's paths reach Django's WSGI request (a2wsgi), which once failed in its
+    # constructor on `charset=bz2` beside a query string, before any middleware.
+    response = requests.post(
+        f"{web}/v1/users?x=1", data=b"{}", headers={"Content-Type": "application/json; charset=bz2"}, timeout=10
+    )
+    assert response.status_code == 415
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "bz2" in response.json()["detail"]
