@@ -245,3 +245,17 @@ def test_a_delivery_with_thousands_of_attempts_shows_the_latest_few(admin_client
     assert page.count('<td class="field-duration_ms">') == 20
     assert "<p>1999</p>" in page and "<p>1980</p>" in page and "<p>1979</p>" not in page  # the newest
     assert [attempt["duration_ms"] for attempt in listed["attempts"]] == list(range(1980, 2000))  # oldest first
+
+
+def test_view_only_staff_cannot_retry_failed_deliveries(failed_delivery):
+    viewer = User.objects.create_user("viewer", "viewer@example.com", "pw", is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_delivery", "view_faileddelivery"]))
+    client = Client()
+    client.login(username="viewer", password="pw")
+    assert client.get("/admin/webhooks/faileddelivery/").status_code == 200
+
+    for page in ("/admin/webhooks/faileddelivery/", "/admin/webhooks/delivery/"):
+        client.post(page, {"action": "retry", "_selected_action": [str(failed_delivery.id)]})
+
+    failed_delivery.refresh_from_db()
+    assert failed_delivery.status == DeliveryStatus.FAILED

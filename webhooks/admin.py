@@ -257,7 +257,12 @@ class DeliveryAdminBase(admin.ModelAdmin):
             return health(delivery.endpoint)
         return f"{health(delivery.endpoint)}; next attempt {when(delivery.endpoint_next_attempt_at)}"
 
-    @admin.action(description="Retry selected deliveries", permissions=["view"])
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        # The pages are read-only to everyone (no change permission here), but sending again is a
+        # change: it takes the change permission of deliveries, not the view one.
+        return request.user.has_perm(f"{Delivery._meta.app_label}.change_delivery")
+
+    @admin.action(description="Retry selected deliveries", permissions=["resend"])
     def retry(self, request: HttpRequest, deliveries: QuerySet[Delivery]) -> None:
         count = services.resend_deliveries(deliveries)
         skipped = len(deliveries) - count
