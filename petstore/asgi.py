@@ -12,7 +12,7 @@ Two doors into one Django project:
 - Every other path goes to the WSGI application on a pool of WEB_THREADS threads (a2wsgi), as
   under a threaded gunicorn. Django's ASGI handler runs a sync view through `sync_to_async` with a
   new thread per request; measured on `POST /v1/orders`, that cost about a quarter of the intake,
-  and this door costs nothing measurable (README, *The live event stream*).
+  and this door costs nothing measurable (docs/architecture.md, *The live event stream*).
 
 Around the stream: a body chunk the client does not take within EVENT_STREAM_SEND_TIMEOUT seconds
 ends the response, so a reader that stops reading is disconnected instead of holding its stream,

@@ -1,7 +1,7 @@
 """gunicorn's settings for the run command (`gunicorn petstore.asgi -c python:petstore.gunicorn`).
 
 uvicorn workers serve Django through ASGI, so that an open event stream waits on the event loop
-instead of holding a worker thread (README, *The live event stream*, says what that costs the API).
+instead of holding a worker thread (docs/architecture.md, *The live event stream*, says what that costs the API).
 """
 
 import os

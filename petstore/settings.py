@@ -1,4 +1,4 @@
-"""Settings: everything an operator sets comes from the environment (see the README's table)."""
+"""Settings: everything an operator sets comes from the environment (docs/configuration.md lists them)."""
 
 import os
 from datetime import timedelta
@@ -41,7 +41,7 @@ def secret_key() -> str:
 DEBUG = env_flag("DEBUG")
 SECRET_KEY = secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
-# Behind HTTPS (HTTPS=1, as the README's production configuration sets): secure cookies, redirects
+# Behind HTTPS (HTTPS=1, as docs/security.md's production configuration sets): secure cookies, redirects
 # to https and HSTS; `manage.py check --deploy` is then clean. Health and metrics stay reachable
 # over plain http for load balancers and Prometheus inside the network.
 HTTPS = env_flag("HTTPS")

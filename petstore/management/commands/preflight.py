@@ -13,7 +13,7 @@ class Command(BaseCommand):
         if not database_answers():
             raise CommandError(
                 f"The database ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}) does not answer: "
-                "start it, or set DATABASE_URL (see the README's configuration table)."
+                "start it, or set DATABASE_URL (see docs/configuration.md)."
             )
         if not broker_answers():
             raise CommandError(
