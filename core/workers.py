@@ -1,18 +1,11 @@
-"""What code needs to know about the Celery worker it may be running in, and which pools it may
-run on."""
+"""Which pools a Celery worker may run on."""
 
 from collections.abc import Mapping
 
-from celery import current_task
 from celery.concurrency import get_implementation
 from celery.concurrency.prefork import TaskPool as PreforkPool
 from celery.concurrency.solo import TaskPool as SoloPool
 from celery.concurrency.thread import TaskPool as ThreadsPool
-
-
-def in_task() -> bool:
-    """Whether the caller runs inside a Celery task, so already in the background."""
-    return bool(current_task and current_task.request.id)
 
 
 def refusal(*, pool_cls, databases: Mapping[str, dict]) -> str | None:

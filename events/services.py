@@ -1,29 +1,44 @@
 """The outbox: events written in their change's transaction, and how they reach their consumers.
 
-There are two dispatch routes, chosen where the event is recorded (`_record`):
+An event is recorded (`publish`) in the caller's transaction and dispatched (`dispatch`: handed
+to the `events_published` receivers and marked dispatched) by one of two routes, which the caller
+chooses in plain sight:
 
-- **From a web request** (or a management command): the event is written, and once the
-  transaction commits it is queued (`events.receivers` hands it to a `dispatch_event` task on the
-  `events` queue), so that the request answers at once and a worker dispatches it.
-- **From a worker** (an event recorded by a task: `payment.succeeded`, `order.completed`…): the
-  worker is already in the background, so the consumers run right there, inside the transaction
-  that records the event, and the event is written already dispatched. Their work becomes part of
-  the change: the webhook deliveries are rows of the same commit (sent by this worker once it
-  commits), and the order's next steps are queued once it commits. No trip through the broker,
-  no second UPDATE.
+- **Queued**, the default (a web request, a management command, the webhook sender's threads):
+  the event is written undispatched and, once the transaction commits, queued by its id
+  (`events.handoff`) to the `events.dispatch_event` task, which dispatches it in a worker. The
+  request answers at once.
+- **Here**, for a worker's task that wraps its service call in `with dispatching_here():`
+  (`orders.tasks`): the worker is already in the background, so `dispatch` runs right there,
+  inside the transaction that records the event, and the event is written already dispatched.
+  The consumers' work becomes part of the change: the webhook deliveries are rows of the same
+  commit (sent by this worker once it commits), and the order's next steps are queued once it
+  commits. No trip through the broker, no second UPDATE.
 
-With an event bus (`EVENT_BUS_URL`), the worker that dispatches events also publishes them to
-it, together, once their transaction has committed (`publish_to_bus`): events of a request when
-their dispatch task runs, a worker's own after its recording transaction. A request neither waits
-for the bus nor fails for it. Events are written awaiting the bus (`bus_publish_at`), and
+Either way `dispatch` runs in a worker, and its consumers start their work there.
+
+What runs once a transaction that recorded or dispatched events has committed, all of it here or
+in a consumer named below (`robust`: a failure is logged and the commit stands):
+
+| after the commit of        | what                                                   | where                          |
+| -------------------------- | ------------------------------------------------------ | ------------------------------ |
+| recording, either route    | open event streams told to look                        | `events.wakeup.notify`         |
+| recording, queued route    | each event queued for dispatch by id                   | `events.handoff`               |
+| dispatch, either route     | counted (`petstore_events_published_total`), logged    | `_dispatched`                  |
+| dispatch, with a bus       | published to the event bus                             | `publish_to_bus`               |
+| dispatch: orders' receiver | the steps that follow the event queued                 | `orders.receivers`             |
+| dispatch: webhooks'        | the new deliveries handed to this worker's sender      | `webhooks.receivers`, `fanout` |
+
+With an event bus (`EVENT_BUS_URL`), events are written awaiting the bus (`bus_publish_at`), and
 forgotten by it once it has confirmed them; what it did not confirm (it was down, or slow) the
 relay publishes later (`events.relay_unpublished_events`), each event once per attempt with the
-same backoff.
+same backoff. A request neither waits for the bus nor fails for it.
 
-Either way nothing is lost: an event queued from a request stays undispatched until a worker has
-handed it on, and the relay (`events.relay_undispatched_events`, on beat) queues it again if the
-broker lost it; work a worker started after its commit and then lost with the worker is found
-again from the database (the due-delivery sweep, the stalled-order sweep). Consumers are
+Either way nothing is lost: a queued event stays undispatched until a worker has handed it on,
+and the relay (`events.relay_undispatched_events`, on beat) queues it again if the broker lost it;
+`dispatch` marks events only after their consumers ran, so a worker that dies between the two
+leaves them to the relay; work a worker started after its commit and then lost with the worker is
+found again from the database (the due-delivery sweep, the stalled-order sweep). Consumers are
 idempotent.
 
 Either way, too, the event keeps the trace it was recorded in (`Event.traceparent`, in the row and
@@ -46,20 +61,31 @@ from django.utils import timezone
 
 from core import log_context, tracing
 from core.pruning import delete_in_batches
-from core.workers import in_task
-from events import bus, wakeup
+from events import bus, handoff, wakeup
 from events.metrics import EVENTS_PUBLISHED
 from events.models import Event, SubjectSequence, default_relay_at
-from events.signals import events_published, events_recorded
+from events.signals import events_published
 
 logger = logging.getLogger(__name__)
 
 
 _batch: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("outbox_batch", default=None)
+_here: contextvars.ContextVar[bool] = contextvars.ContextVar("outbox_dispatching_here", default=False)
+
+
+@contextmanager
+def dispatching_here() -> Iterator[None]:
+    """For a worker's task, around its service call: the events recorded inside are dispatched by
+    this worker, in their recording transaction (the route "here" above)."""
+    token = _here.set(True)
+    try:
+        yield
+    finally:
+        _here.reset(token)
 
 
 def publish(*, type: str, subject: str, data: dict, owner: User | None = None) -> Event:
-    """Record an event in the caller's transaction and dispatch it by one of the two routes above.
+    """Record an event in the caller's transaction and dispatch it by the caller's route (above).
     If a hand-off after the commit fails (the broker cannot be reached, the worker dies), the
     caller still succeeds: what was lost is found again from the database.
 
@@ -86,32 +112,28 @@ def publishing_together() -> Iterator[None]:
 
 
 def _record(events: list[Event]) -> None:
-    """Write the events in the caller's transaction and dispatch them by one of the two routes.
-    Either way, once it commits, open event streams are told to look (`events.wakeup`). Each event
-    keeps the trace it was recorded in: whatever it causes, on either route or through the relay,
-    continues that trace."""
+    """Write the events in the caller's transaction, numbered, and dispatch them here or queue
+    them once it commits. Each event keeps the trace it was recorded in: whatever it causes, on
+    either route or through the relay, continues that trace."""
     traceparent = tracing.current_traceparent()
     for event in events:
         event.traceparent = event.traceparent or traceparent
     _number(events)
     transaction.on_commit(lambda: wakeup.notify(owner_ids={event.owner_id for event in events}), robust=True)
-    if to_bus := bus.enabled():
+    if bus.enabled():
         publish_at = default_relay_at()
         for event in events:
             event.bus_publish_at = publish_at
-    if not in_task():
-        Event.objects.bulk_create(events)
-        transaction.on_commit(lambda: events_recorded.send(sender=Event, events=events), robust=True)
-    else:
+    here = _here.get()
+    if here:  # written dispatched: no UPDATE after
         now = timezone.now()
         for event in events:
             event.dispatched_at = now
-        Event.objects.bulk_create(events)
-        _log_context(events)
-        events_published.send(sender=Event, events=events)
-        transaction.on_commit(lambda: _count_dispatched(events))
-        if to_bus:
-            transaction.on_commit(lambda: publish_to_bus(events), robust=True)
+    Event.objects.bulk_create(events)
+    if here:
+        dispatch(events, written_dispatched=True)
+    else:
+        handoff.queue_dispatch_after_commit(events)
 
 
 def _number(events: list[Event]) -> None:
@@ -137,9 +159,9 @@ def _number(events: list[Event]) -> None:
 
 
 def dispatch_by_id(*, event_id: uuid.UUID | str) -> None:
-    """Dispatch an event queued from a request, as the database holds it: a message names the
-    event, and its consumers (webhooks signed and sent) never take more from the message than
-    that. An id the database does not hold is logged and dispatches nothing."""
+    """Dispatch a queued event, as the database holds it: a message names the event, and its
+    consumers (webhooks signed and sent) never take more from the message than that. An id the
+    database does not hold is logged and dispatches nothing."""
     try:
         event = Event.objects.filter(id=event_id).first()
     except ValidationError:  # not even an id
@@ -147,34 +169,33 @@ def dispatch_by_id(*, event_id: uuid.UUID | str) -> None:
     if event is None:  # its transaction rolled back, or the message is not ours
         logger.warning("dispatch of event %s skipped: no such event", str(event_id)[:64])
         return
-    dispatch(event)
+    dispatch([event])
 
 
-def dispatch(event: Event) -> None:
-    dispatch_all([event])
-
-
-def dispatch_all(events: Sequence[Event]) -> None:
-    """Hand events queued from a request to their consumers (signal receivers) and mark them
-    dispatched, together."""
-    _log_context(events)
-    events_published.send(sender=Event, events=events)
-    dispatched = Event.objects.filter(id__in=[event.id for event in events], dispatched_at__isnull=True)
-    if dispatched.update(dispatched_at=timezone.now()):
-        _count_dispatched(events)
-        if bus.enabled():  # else another dispatch of them publishes, or the bus relay
-            transaction.on_commit(lambda: publish_to_bus(events), robust=True)
-
-
-def _log_context(events: Sequence[Event]) -> None:
+def dispatch(events: Sequence[Event], *, written_dispatched: bool = False) -> None:
+    """Hand events to their consumers (the `events_published` receivers), then mark them
+    dispatched: the one dispatch of both routes. Events the route "here" wrote already dispatched
+    (`written_dispatched`) need no mark; others are marked unless another dispatch of them did
+    (the relay handed one on twice), and only the dispatch that marks them counts them and
+    publishes them to the bus, once the transaction commits."""
     log_context.bind(event_id=events[0].id)
     log_context.bind_subject(events[0].subject)
+    events_published.send(sender=Event, events=events)
+    if written_dispatched or _mark_dispatched(events):
+        transaction.on_commit(lambda: _dispatched(events), robust=True)
 
 
-def _count_dispatched(events: Sequence[Event]) -> None:
+def _mark_dispatched(events: Sequence[Event]) -> int:
+    undispatched = Event.objects.filter(id__in=[event.id for event in events], dispatched_at__isnull=True)
+    return undispatched.update(dispatched_at=timezone.now())
+
+
+def _dispatched(events: Sequence[Event]) -> None:
     for event in events:
         EVENTS_PUBLISHED.labels(event.type).inc()
         logger.info("%s dispatched", event.type)
+    if bus.enabled():
+        publish_to_bus(events)
 
 
 def publish_to_bus(events: Sequence[Event]) -> None:

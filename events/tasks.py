@@ -1,18 +1,15 @@
-"""Thin tasks: load by id, call the service. `queue_dispatch` is how an event enters the queue."""
+"""Thin tasks: load by id, call the service. Events enter the queue through `events.handoff`."""
 
 import logging
-import uuid
 
 from celery import shared_task
 
-from core import tracing
-from events import bus, services
-from events.models import Event
+from events import bus, handoff, services
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="events.dispatch_event")
+@shared_task(name="events.dispatch_event")  # queued by name: events.handoff
 def dispatch_event(event_id: str, *ignored) -> None:
     # By id alone: anyone who can write to the broker could put any event in a message, and what
     # is signed and sent must be what the database holds. (Messages queued by earlier versions
@@ -24,7 +21,7 @@ def dispatch_event(event_id: str, *ignored) -> None:
 def relay_undispatched_events() -> int:
     claimed = services.claim_events_to_relay()
     for event_id, traceparent in claimed:
-        queue_dispatch(event_id, traceparent=traceparent)  # by id: the worker reads it back
+        handoff.queue_dispatch(event_id, traceparent=traceparent)  # by id: the worker reads it back
     if claimed:
         logger.info("outbox relay: %d events handed on again", len(claimed))
     return len(claimed)
@@ -43,13 +40,3 @@ def relay_unpublished_events() -> int:
 @shared_task(name="events.prune_events")
 def prune_events() -> int:
     return services.prune_events()
-
-
-def queue_dispatch(event_id: uuid.UUID, *, event: Event | None = None, traceparent: str = "") -> None:
-    """Queue the event's dispatch by its id, in its trace (the message carries it), not in the
-    caller's: the relay's tick is not what caused it."""
-    try:
-        with tracing.continued(event.traceparent if event else traceparent):
-            dispatch_event.apply_async((str(event_id),))
-    except Exception:  # noqa: BLE001 - broker errors vary by transport
-        logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)

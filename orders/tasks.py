@@ -1,5 +1,9 @@
 """Thin tasks: load by id, call the service, decide on retry. `queue_steps` is how the order
-pipeline's steps (`orders.pipeline`) enter the queue."""
+pipeline's steps (`orders.pipeline`) enter the queue.
+
+A task whose service records events calls it `with dispatching_here():` the worker is already in
+the background, so it dispatches those events itself, in their transaction (`events.services`).
+"""
 
 import logging
 import uuid
@@ -7,6 +11,7 @@ from collections.abc import Iterable
 
 from celery import shared_task
 
+from events.services import dispatching_here
 from orders import services
 from orders.payments import PaymentTemporarilyFailed
 from orders.pipeline import Step
@@ -23,22 +28,26 @@ logger = logging.getLogger(__name__)
     max_retries=8,
 )
 def charge_payment(order_id: str) -> None:
-    services.capture_payment(order_id=order_id)
+    with dispatching_here():
+        services.capture_payment(order_id=order_id)
 
 
 @shared_task(name="orders.commit_stock")
 def commit_stock(order_id: str) -> None:
-    services.commit_stock(order_id=order_id)
+    with dispatching_here():
+        services.commit_stock(order_id=order_id)
 
 
 @shared_task(name="orders.send_order_email", autoretry_for=(OSError,), retry_backoff=5, max_retries=5)
 def send_order_email(order_id: str, kind: str) -> None:
-    services.send_order_email(order_id=order_id, kind=kind)
+    with dispatching_here():
+        services.send_order_email(order_id=order_id, kind=kind)
 
 
 @shared_task(name="orders.cancel_unpaid_orders")
 def cancel_unpaid_orders() -> int:
-    return services.cancel_unpaid_orders()
+    with dispatching_here():
+        return services.cancel_unpaid_orders()
 
 
 @shared_task(name="orders.resume_stalled_orders")

@@ -25,7 +25,7 @@ def undispatched_events(count: int) -> list[Event]:
 
 def test_five_undispatched_events_over_three_ticks_are_handed_on_five_times():
     undispatched_events(5)
-    with mock.patch("events.tasks.dispatch_event.apply_async") as queued:
+    with mock.patch("events.handoff.current_app.send_task") as queued:
         handed_on = [tasks.relay_undispatched_events() for _ in range(3)]
     assert handed_on == [5, 0, 0]
     assert queued.call_count == 5
@@ -48,5 +48,5 @@ def test_each_further_relay_of_an_event_waits_twice_as_long(settings):
 
 def test_a_dispatched_event_is_not_relayed():
     (event,) = undispatched_events(1)
-    services.dispatch(event)
+    services.dispatch([event])
     assert services.claim_events_to_relay() == []

@@ -50,7 +50,7 @@ def test_an_endpoint_stored_with_unreadable_event_types_stops_no_payment_and_no_
 def test_a_failing_fan_out_is_rolled_back_alone_and_tried_again_after_the_commit(
     customer, monkeypatch, django_capture_on_commit_callbacks
 ):
-    def broken_fan_out(*, events):
+    def broken_fan_out(*, events, send_here):
         Event.objects.filter(id__in=[event.id for event in events]).delete()  # a write, to be undone
         raise RuntimeError("a bug in the fan-out")
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.workers import in_task
 from events.models import Event
 from webhooks import operational, ordering, sending, subscriptions
 from webhooks.events import WebhookEvent
@@ -32,20 +31,20 @@ def subscribed_endpoints(events: Sequence[Event]) -> dict[uuid.UUID, list[Endpoi
     return audiences
 
 
-def fan_out(*, events: Sequence[Event]) -> int:
+def fan_out(*, events: Sequence[Event], send_here: bool) -> int:
     """Create a delivery of each event for every subscribed endpoint, in one insert, and send them
     (idempotent).
 
-    In a worker the deliveries are created already claimed by it and handed straight to its
-    sender: no claim and no trip through the broker. Elsewhere they are queued. If an event was
-    fanned out before (the relay dispatched it again), only missing deliveries are created, and
-    they wait for the due sweep.
+    With `send_here` (the caller is a worker: the events' dispatch, a fan-out tried again) the
+    deliveries are created already claimed by it and handed straight to its sender once the
+    transaction commits: no claim and no trip through the broker. Otherwise (a shell, a command)
+    they are queued to the send tasks. If an event was fanned out before (the relay dispatched it
+    again), only missing deliveries are created, and they wait for the due sweep.
     """
     events = [event for event in events if event.type != WebhookEvent.TEST]  # sent to one endpoint only
     if not events:
         return 0
     audiences = subscribed_endpoints(events)
-    sending_here = in_task()
     now = timezone.now()
     new = [
         Delivery(
@@ -53,7 +52,7 @@ def fan_out(*, events: Sequence[Event]) -> int:
             event=event,
             next_attempt_at=now,
             queued_until=queue_lease(),
-            sending_until=sending.claim_lease() if sending_here else None,
+            sending_until=sending.claim_lease() if send_here else None,
             **_place_in_line(endpoint, event),
         )
         for event in events
@@ -74,7 +73,7 @@ def fan_out(*, events: Sequence[Event]) -> int:
         Delivery.objects.bulk_create(new, ignore_conflicts=True)
         return 0
     going = [delivery for delivery in new if delivery.id not in waiting]
-    if sending_here:
+    if send_here:
         transaction.on_commit(lambda: sending.submit(sending.signed_requests(going)), robust=True)
     else:
         queue_after_commit([delivery.id for delivery in going])

@@ -23,10 +23,11 @@ logger = logging.getLogger(__name__)
 def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
     """A webhook problem never undoes the change that recorded the events (a payment taken): the
     fan-out runs in a savepoint, and if it fails it is rolled back alone, logged, and tried again
-    by a task once the change has committed (fan-outs are idempotent)."""
+    by a task once the change has committed (fan-outs are idempotent). Events are dispatched in a
+    worker, on either route (`events.services`), so this worker's sender takes the deliveries."""
     try:
         with transaction.atomic():
-            fanout.fan_out(events=events)
+            fanout.fan_out(events=events, send_here=True)
     except Exception:  # whatever it was, the caller's transaction goes on
         logger.exception("fan-out of %d event(s) failed: tried again after the commit", len(events))
         event_ids = [str(event.id) for event in events]

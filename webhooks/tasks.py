@@ -19,7 +19,7 @@ def send_deliveries(delivery_ids: list[str]) -> int:
 )
 def fan_out_again(event_ids: list[str]) -> int:
     """A fan-out that failed inside its event's transaction, tried again on its own."""
-    return fanout.fan_out(events=list(Event.objects.filter(id__in=event_ids).order_by("id")))
+    return fanout.fan_out(events=list(Event.objects.filter(id__in=event_ids).order_by("id")), send_here=True)
 
 
 @shared_task(name="webhooks.enqueue_due_deliveries")

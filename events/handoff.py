@@ -1,0 +1,35 @@
+"""The hand-off to the queue, the outbox's lowest room: an event is queued for dispatch by its id,
+to the task named `events.dispatch_event` (`events.tasks`), sent by name so that the services
+below the tasks can hand work on without importing them."""
+
+import logging
+import uuid
+from collections.abc import Sequence
+
+from celery import current_app
+from django.db import transaction
+
+from core import tracing
+from events.models import Event
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_TASK = "events.dispatch_event"  # events.tasks.dispatch_event
+
+
+def queue_dispatch_after_commit(events: Sequence[Event]) -> None:
+    """Queue each event's dispatch once the caller's transaction commits (at once outside one)."""
+    transaction.on_commit(
+        lambda: [queue_dispatch(event.id, traceparent=event.traceparent) for event in events], robust=True
+    )
+
+
+def queue_dispatch(event_id: uuid.UUID, *, traceparent: str = "") -> None:
+    """Queue the event's dispatch by its id, in its trace (the message carries it), not in the
+    caller's: the relay's tick is not what caused it. If the broker cannot be reached, the event
+    stays undispatched in the outbox, and the relay queues it again later."""
+    try:
+        with tracing.continued(traceparent):
+            current_app.send_task(DISPATCH_TASK, (str(event_id),))
+    except Exception:  # noqa: BLE001 - broker errors vary by transport
+        logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)
