@@ -12,7 +12,7 @@ LOCAL_EVENT_BUS := amqp://guest:guest@127.0.0.1:5672//
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/petstore
 PYTEST_LANES ?= -n 2 --durations=15
 
-.PHONY: run test lint bench
+.PHONY: run test test-fast lint bench
 
 run: $(VENV)/installed .secret_key
 	@scripts/ensure-services redis
@@ -50,6 +50,11 @@ test: $(VENV)/installed-dev $(ASYNCAPI_TOOLS)/node_modules/.installed lint
 	else \
 		echo "PostgreSQL does not answer at $(TEST_POSTGRES_URL): the PostgreSQL pass is SKIPPED (set TEST_POSTGRES_URL)."; \
 	fi
+
+# The fast lane, for the edit-test loop: no service at all (no Redis, PostgreSQL, RabbitMQ, worker
+# process or browser; the broker and the cache in memory, tests/settings.py), on SQLite, in lanes.
+test-fast: $(VENV)/installed-dev
+	PETSTORE_TEST_NO_SERVICES=1 $(BIN)/pytest $(PYTEST_LANES) -m "not worker and not postgres and not redis"
 
 bench: $(VENV)/installed-dev .secret_key
 	@scripts/ensure-services redis postgres wrk

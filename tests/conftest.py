@@ -9,6 +9,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.management import CommandError
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
@@ -100,7 +101,10 @@ def order_body(pet: Pet, quantity: int = 1, token: str = "tok_visa") -> dict:
 @pytest.fixture(autouse=True)
 def _clean_shared_cache(request):
     """The cache (rate limits, the test gateway's ledger) lives in Redis: start each test empty."""
-    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()
+    if settings.NO_SERVICES:
+        cache.clear()  # in memory
+    else:
+        redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()
 
 
 # --- Real worker processes ------------------------------------------------------------
@@ -207,7 +211,7 @@ def _workers_idle_before_the_flush(request):
     """A transactional test's tables are truncated after it. The session's worker may still be
     working on rows the test left (orders it placed); drop its queued tasks and let the running
     ones finish first, or the TRUNCATE and the worker deadlock."""
-    if _database_use(request) != "transactional":
+    if _database_use(request) != "transactional" or settings.NO_SERVICES:  # no worker without services
         yield
         return
     request.getfixturevalue("_django_db_helper")  # so that the flush comes after this

@@ -18,6 +18,13 @@ os.environ["PETSTORE_TEST_LANE"] = LANE_NAME
 for name, database in {"CELERY_BROKER_URL": 14, "CACHE_URL": 15, "BUDGET_BROKER_URL": 13}.items():
     if inherited_from_another_lane or name not in os.environ:
         os.environ[name] = f"{REDIS}/{database - 3 * LANE}"
+# `make test-fast` needs no service: the broker and the cache in memory, and the Redis counters
+# (rate limits, login limits, stream slots) failing open against a Redis that is not there. It
+# runs only the tests marked for none of Redis, PostgreSQL, worker processes or a browser.
+NO_SERVICES = os.environ.get("PETSTORE_TEST_NO_SERVICES") == "1"
+if NO_SERVICES:
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["CACHE_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there: refused at once
 os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 os.environ.setdefault("WEBHOOK_TIMEOUT", "3")
@@ -36,3 +43,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # Pages render without `collectstatic` having run (the run command collects them).
 STATIC_ROOT = None
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+if NO_SERVICES:
+    # The raw Redis clients read this LOCATION: a Redis that does not answer, so they fail open.
+    LOCAL_MEMORY = "django.core.cache.backends.locmem.LocMemCache"
+    CACHES = {"default": {"BACKEND": LOCAL_MEMORY, "LOCATION": CACHES["default"]["LOCATION"]}}  # noqa: F405

@@ -117,6 +117,7 @@ def test_a_known_key_costs_the_request_no_query_for_it(customer):
     assert not [query for query in queries if "accounts_apikey" in query["sql"]]
 
 
+@pytest.mark.redis
 def test_the_cache_never_holds_a_password_hash(customer):
     assert customer.client.get("/v1/orders").status_code == 200
     cached = b"".join(
@@ -155,6 +156,7 @@ def test_create_api_key_command_prints_the_key_last(capsys):
     assert ApiKey.objects.get().user.is_staff
 
 
+@pytest.mark.redis
 def test_too_many_requests_is_429_with_retry_after(customer, monkeypatch):
     monkeypatch.setitem(ApiKeyRateThrottle.THROTTLE_RATES, "api_key", "3/min")
     statuses = [customer.client.get("/v1/orders").status_code for _ in range(4)]
@@ -164,6 +166,7 @@ def test_too_many_requests_is_429_with_retry_after(customer, monkeypatch):
     assert response["Content-Type"] == "application/problem+json"
 
 
+@pytest.mark.redis
 def test_each_user_has_their_own_limit(make_customer, monkeypatch):
     customer, other_customer = make_customer(), make_customer()
     monkeypatch.setitem(ApiKeyRateThrottle.THROTTLE_RATES, "api_key", "2/min")
@@ -171,6 +174,7 @@ def test_each_user_has_their_own_limit(make_customer, monkeypatch):
     assert other_customer.client.get("/v1/orders").status_code == 200
 
 
+@pytest.mark.redis
 def test_all_of_a_users_keys_share_one_limit(customer, monkeypatch):
     monkeypatch.setitem(ApiKeyRateThrottle.THROTTLE_RATES, "api_key", "4/min")
     clients = [customer.client]
@@ -181,6 +185,7 @@ def test_all_of_a_users_keys_share_one_limit(customer, monkeypatch):
     assert statuses == [200, 200, 200, 200, 429, 429, 429, 429]
 
 
+@pytest.mark.redis
 def test_anonymous_limit_is_per_socket_address_whatever_x_forwarded_for_says(monkeypatch):
     monkeypatch.setitem(AnonymousRateThrottle.THROTTLE_RATES, "anonymous", "3/min")
     statuses = [APIClient(HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").get("/v1/event-types").status_code for n in range(5)]
@@ -188,6 +193,7 @@ def test_anonymous_limit_is_per_socket_address_whatever_x_forwarded_for_says(mon
     assert APIClient(REMOTE_ADDR="192.0.2.7").get("/v1/event-types").status_code == 200
 
 
+@pytest.mark.redis
 def test_an_ipv6_client_rotating_inside_its_64_is_one_client_for_calls_and_sign_ups(monkeypatch):
     monkeypatch.setitem(AnonymousRateThrottle.THROTTLE_RATES, "anonymous", "3/min")
     statuses = [APIClient(REMOTE_ADDR=f"2001:db8:1:2::{n:x}").get("/v1/event-types").status_code for n in range(3)]
@@ -202,6 +208,7 @@ def test_an_ipv6_client_rotating_inside_its_64_is_one_client_for_calls_and_sign_
     assert APIClient(REMOTE_ADDR="2001:db8:1:3::1").get("/v1/event-types").status_code == 200  # the next /64
 
 
+@pytest.mark.redis
 def test_wrong_keys_are_limited_per_address_block_and_refused_without_a_query(customer, settings):
     settings.API_KEY_FAILURE_LIMIT = 3
     customer.client.get("/v1/orders", REMOTE_ADDR="2001:db8:7:8::1")  # the real key is cached now
@@ -254,6 +261,7 @@ def assert_locked_out(response) -> None:
     assert response.json()["type"] == "/problems/login-locked-out"
 
 
+@pytest.mark.redis
 @pytest.mark.usefixtures("login_limits")
 def test_wrong_passwords_lock_the_username_from_that_address_even_for_the_right_password(customer):
     username = customer.user.username
@@ -264,6 +272,7 @@ def test_wrong_passwords_lock_the_username_from_that_address_even_for_the_right_
     assert ApiKey.objects.filter(user=customer.user).count() == 1  # the fixture's key only
 
 
+@pytest.mark.redis
 @pytest.mark.usefixtures("login_limits")
 def test_someone_else_s_wrong_passwords_do_not_lock_the_user_out_from_their_own_address(customer):
     username = customer.user.username
@@ -280,6 +289,7 @@ def test_another_username_is_not_locked_by_someone_elses_failures(make_customer)
     assert login(bystander.user.username, PASSWORD, REMOTE_ADDR="192.0.2.44").status_code == 201
 
 
+@pytest.mark.redis
 @pytest.mark.usefixtures("login_limits")
 def test_wrong_passwords_from_one_address_lock_it_for_every_username(customer):
     statuses = [login(f"someone{n}", "guess", REMOTE_ADDR="203.0.113.9").status_code for n in range(25)]
@@ -288,6 +298,7 @@ def test_wrong_passwords_from_one_address_lock_it_for_every_username(customer):
     assert login(customer.user.username, PASSWORD, REMOTE_ADDR="192.0.2.44").status_code == 201
 
 
+@pytest.mark.redis
 @pytest.mark.usefixtures("login_limits")
 def test_a_rotating_x_forwarded_for_does_not_help_without_trusted_proxies(customer):
     statuses = [
@@ -297,6 +308,7 @@ def test_a_rotating_x_forwarded_for_does_not_help_without_trusted_proxies(custom
     assert statuses == [401] * 20 + [429] * 5
 
 
+@pytest.mark.redis
 @pytest.mark.usefixtures("login_limits")
 def test_behind_a_trusted_proxy_the_forwarded_address_counts(customer, settings):
     settings.TRUSTED_PROXY_COUNT = 1
@@ -318,6 +330,7 @@ def test_successful_logins_do_not_count_as_failures(customer):
     assert statuses == {201}
 
 
+@pytest.mark.redis
 def test_ipv6_clients_are_counted_per_64_block(customer, login_limits):
     statuses = [login(f"someone{n}", "guess", REMOTE_ADDR=f"2001:db8:1:2::{n:x}").status_code for n in range(25)]
     assert statuses == [401] * 20 + [429] * 5
@@ -376,6 +389,7 @@ def test_a_user_revokes_their_own_key_and_it_stops_working(customer, make_custom
     assert customer.client.get("/v1/orders").status_code == 200
 
 
+@pytest.mark.redis
 def test_with_the_cache_down_revoking_is_a_503_and_the_key_is_left_as_it_was(customer, settings):
     assert customer.client.get("/v1/orders").status_code == 200  # cached as valid
     key_id = ApiKey.objects.get(user=customer.user).id

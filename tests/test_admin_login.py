@@ -26,6 +26,7 @@ def admin_login(username: str, password: str, address: str = "203.0.113.9"):
     return response, client
 
 
+@pytest.mark.redis
 def test_admin_login_refuses_even_the_right_password_after_failures_until_the_window_passes(staff, limits):
     username = staff.user.username
     assert [admin_login(username, f"guess-{n}")[0].status_code for n in range(3)] == [200, 200, 200]
@@ -45,6 +46,7 @@ def test_admin_login_refuses_even_the_right_password_after_failures_until_the_wi
     assert client.get("/admin/").status_code == 200
 
 
+@pytest.mark.redis
 def test_admin_login_is_limited_per_address_across_usernames(staff, limits):
     statuses = [admin_login(f"someone{n}", "guess")[0].status_code for n in range(8)]
     assert statuses == [200] * 6 + [429] * 2

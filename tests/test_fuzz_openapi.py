@@ -22,6 +22,8 @@ from inventory.services import create_pet
 from petstore.wsgi import application
 from tests.conftest import assert_events_match_the_catalog
 
+pytestmark = pytest.mark.redis  # every sequence starts from an empty Redis; the limits it meets live there
+
 load_all_checks()
 EVERY_CHECK = list(CHECKS.get_all())
 

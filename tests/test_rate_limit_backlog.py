@@ -12,6 +12,8 @@ from django.conf import settings
 from webhooks import ratelimit, sending, services
 from webhooks.models import Delivery
 
+pytestmark = pytest.mark.redis  # the limit's slots are Redis's
+
 RATE, BACKLOG, AHEAD = 1, 50, 10.0  # the endpoint's next free slot is AHEAD s away (another worker's backlog)
 
 

@@ -64,6 +64,7 @@ def test_every_kind_of_change_is_seen_at_once(customer, make_customer, staff, en
     assert everyone.id not in endpoint_ids(owners)
 
 
+@pytest.mark.redis
 def test_without_the_cache_the_database_answers(customer, endpoint, settings):
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
     assert endpoint_ids({customer.user.id}) == {endpoint.id}

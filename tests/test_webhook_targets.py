@@ -192,6 +192,7 @@ def test_the_admin_refuses_a_private_url_as_the_api_does(public_only, customer, 
     assert endpoint.url == "https://1.1.1.1/hook"
 
 
+@pytest.mark.redis
 def test_a_host_that_does_not_resolve_in_time_is_a_400_within_the_dns_deadline(
     public_only, settings, monkeypatch, customer
 ):

@@ -119,6 +119,7 @@ def test_endpoints_per_user_are_capped(make_customer, settings):
     assert create(customer).status_code == 201
 
 
+@pytest.mark.redis
 def test_test_events_are_limited_per_user_with_a_problem_and_retry_after(make_customer, monkeypatch):
     monkeypatch.setitem(WebhookTestRateThrottle.THROTTLE_RATES, "webhook_test", "10/min")  # the default
     alice, bob = make_customer(), make_customer()
