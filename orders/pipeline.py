@@ -17,9 +17,17 @@ from orders.models import EmailKind, Order, OrderStatus, PaymentStatus
 class Step(StrEnum):
     CHARGE_PAYMENT = "charge_payment"
     COMMIT_STOCK = "commit_stock"
-    CONFIRMATION_EMAIL = EmailKind.CONFIRMATION
-    CANCELLATION_EMAIL = EmailKind.CANCELLATION
-    SHIPPING_EMAIL = EmailKind.SHIPPING
+    CONFIRMATION_EMAIL = "confirmation_email"
+    CANCELLATION_EMAIL = "cancellation_email"
+    SHIPPING_EMAIL = "shipping_email"
+
+
+# The mail each e-mail step sends (`orders.tasks.queue_steps`), and which the sweep finds taken.
+MAIL_SENT_BY = {
+    Step.CONFIRMATION_EMAIL: EmailKind.CONFIRMATION,
+    Step.CANCELLATION_EMAIL: EmailKind.CANCELLATION,
+    Step.SHIPPING_EMAIL: EmailKind.SHIPPING,
+}
 
 
 STEPS_AFTER: dict[str, tuple[Step, ...]] = {
@@ -49,12 +57,14 @@ def missing_steps(order: Order, *, emails_taken: Collection[str]) -> list[Step]:
 
 
 def _done(step: Step, order: Order, emails_taken: Collection[str]) -> bool:
+    """Whether the sweep may leave the step out. Each service checks again under its lock (a
+    step queued twice does nothing the second time); this only spares the queue the task."""
     match step:
         case Step.CHARGE_PAYMENT:
             return not (order.status == OrderStatus.PLACED and order.payment_status == PaymentStatus.PENDING)
         case Step.COMMIT_STOCK:
             return bool(order.stock_committed_at) or order.status == OrderStatus.CANCELLED
         case Step.CONFIRMATION_EMAIL:
-            return step in emails_taken or order.status == OrderStatus.CANCELLED
+            return MAIL_SENT_BY[step] in emails_taken or order.status == OrderStatus.CANCELLED
         case _:
-            return step in emails_taken
+            return MAIL_SENT_BY[step] in emails_taken

@@ -213,7 +213,7 @@ def _publish_payment_event(order: Order, type: PaymentEvent) -> None:
     )
 
 
-def capture_payment(*, order_id: uuid.UUID) -> Order:
+def charge_payment(*, order_id: uuid.UUID) -> Order:
     """Charge a placed order. Approves it and commits its stock, or cancels it with
     `payment_failed` if declined; the events of either outcome are written together.
 

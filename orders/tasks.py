@@ -14,7 +14,7 @@ from celery import shared_task
 from events.services import dispatching_here
 from orders import services
 from orders.payments import PaymentTemporarilyFailed
-from orders.pipeline import Step
+from orders.pipeline import MAIL_SENT_BY, Step
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 )
 def charge_payment(order_id: str) -> None:
     with dispatching_here():
-        services.capture_payment(order_id=order_id)
+        services.charge_payment(order_id=order_id)
 
 
 @shared_task(name="orders.commit_stock")
@@ -72,5 +72,5 @@ def queue_steps(order_id: uuid.UUID | str, steps: Iterable[Step]) -> None:
                 charge_payment.delay(str(order_id))
             case Step.COMMIT_STOCK:
                 commit_stock.delay(str(order_id))
-            case _:  # the e-mail steps are named after their kind of mail
-                send_order_email.delay(str(order_id), str(step))
+            case _:
+                send_order_email.delay(str(order_id), str(MAIL_SENT_BY[step]))

@@ -83,7 +83,7 @@ def test_order_page_shows_its_timeline(admin_client, customer, pet):
     order = orders.place_order(
         user=customer.user, items=[{"pet_id": pet.id, "quantity": 1}], payment={"method": "card", "token": "tok_visa"}
     ).order
-    orders.capture_payment(order_id=order.id)
+    orders.charge_payment(order_id=order.id)
     page = admin_client.get(f"/admin/orders/order/{order.id}/change/").content.decode()
     assert "order.created" in page and "payment.succeeded" in page and "placed → approved" in page
     assert admin_client.get("/admin/events/event/").status_code == 200

@@ -60,7 +60,7 @@ def test_fifty_buyers_for_five_units_make_exactly_five_orders(make_customer, pet
 def pay_or_cancel(index: int, *, order_id) -> None:
     from orders import services
 
-    (services.capture_payment, services.cancel_order)[index](order_id=order_id)
+    (services.charge_payment, services.cancel_order)[index](order_id=order_id)
 
 
 def test_a_concurrent_cancel_and_payment_never_both_win(customer, pet):
@@ -147,7 +147,7 @@ def test_sequences_stay_gap_free_and_distinct_under_concurrent_payment_cancel_an
         for _ in range(8)
     ]
     actions = [
-        *(partial(services.capture_payment, order_id=order.id) for order in orders),
+        *(partial(services.charge_payment, order_id=order.id) for order in orders),
         *(partial(services.cancel_order, order_id=order.id) for order in orders),
         *(partial(restock, pet_id=pet.id, quantity=1) for _ in range(8)),
     ]

@@ -81,7 +81,7 @@ def test_a_payment_gateway_that_never_answers_is_a_temporary_failure(customer, p
 
     started = time.monotonic()
     with pytest.raises(PaymentTemporarilyFailed):  # the task retries it with backoff
-        services.capture_payment(order_id=order.id)
+        services.charge_payment(order_id=order.id)
 
     assert time.monotonic() - started < 5
     assert Order.objects.get(id=order.id).payment_status == PaymentStatus.PENDING

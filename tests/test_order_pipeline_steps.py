@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from orders.events import OrderEvent, PaymentEvent
 from orders.models import EmailKind, Order, OrderStatus, PaymentStatus
-from orders.pipeline import STEPS_AFTER, Step, missing_steps
+from orders.pipeline import MAIL_SENT_BY, STEPS_AFTER, Step, missing_steps
 
 NOW = timezone.now()
 
@@ -26,9 +26,9 @@ def test_each_event_that_starts_work_names_its_steps():
     assert not set(STEPS_AFTER) & {OrderEvent.COMPLETED, OrderEvent.DELIVERED, PaymentEvent.FAILED}
 
 
-def test_an_email_step_is_its_kind_of_mail():
-    """The sweep compares steps with the kinds of mail taken: the names must stay one."""
-    assert {Step.CONFIRMATION_EMAIL, Step.CANCELLATION_EMAIL, Step.SHIPPING_EMAIL} == set(EmailKind.values)
+def test_each_email_step_sends_one_kind_of_mail_and_every_kind_has_its_step():
+    assert sorted(MAIL_SENT_BY.values()) == sorted(EmailKind)
+    assert set(MAIL_SENT_BY) == set(Step) - {Step.CHARGE_PAYMENT, Step.COMMIT_STOCK}
 
 
 @pytest.mark.parametrize(

@@ -164,7 +164,7 @@ def test_an_expired_idempotency_key_places_a_new_order(customer, pet, settings):
 
 
 def test_captured_payment_approves_the_order(customer, pet):
-    order = services.capture_payment(order_id=place(customer.user, pet).id)
+    order = services.charge_payment(order_id=place(customer.user, pet).id)
     assert (order.status, order.payment_status) == (OrderStatus.APPROVED, PaymentStatus.SUCCEEDED)
     assert order.charge_id.startswith("ch_test_")
     assert event_types(order) == ["order.created", "order.status_changed", "payment.succeeded"]
@@ -173,7 +173,7 @@ def test_captured_payment_approves_the_order(customer, pet):
 
 
 def test_declined_payment_cancels_order_and_releases_stock(customer, pet):
-    order = services.capture_payment(order_id=place(customer.user, pet, quantity=2, token="tok_chargeDeclined").id)
+    order = services.charge_payment(order_id=place(customer.user, pet, quantity=2, token="tok_chargeDeclined").id)
     assert (order.status, order.payment_status, order.cancel_reason) == (
         OrderStatus.CANCELLED,
         PaymentStatus.FAILED,
@@ -188,16 +188,16 @@ def test_processing_error_fails_twice_then_charges_once(customer, pet):
     order = place(customer.user, pet, token="tok_processingError")
     for _ in range(2):
         with pytest.raises(PaymentTemporarilyFailed):
-            services.capture_payment(order_id=order.id)
-    order = services.capture_payment(order_id=order.id)
+            services.charge_payment(order_id=order.id)
+    order = services.charge_payment(order_id=order.id)
     assert order.payment_status == PaymentStatus.SUCCEEDED
-    assert services.capture_payment(order_id=order.id).charge_id == order.charge_id
+    assert services.charge_payment(order_id=order.id).charge_id == order.charge_id
     assert Event.objects.filter(subject=f"order/{order.id}", type=PaymentEvent.SUCCEEDED).count() == 1
 
 
 def test_completion_needs_payment_stock_and_confirmation_and_happens_once(customer, pet, mailoutbox):
     order = place(customer.user, pet)
-    services.capture_payment(order_id=order.id)
+    services.charge_payment(order_id=order.id)
     services.commit_stock(order_id=order.id)
     assert "order.completed" not in event_types(order)
     services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
@@ -217,7 +217,7 @@ def test_a_declined_payment_mails_the_accounts_address_with_no_text_the_customer
     customer = make_customer(email="victim@example.com")
     customer.user.username = lure
     customer.user.save()
-    order = services.capture_payment(order_id=place(customer.user, pet, token="tok_chargeDeclined").id)
+    order = services.charge_payment(order_id=place(customer.user, pet, token="tok_chargeDeclined").id)
 
     services.send_order_email(order_id=order.id, kind=EmailKind.CANCELLATION)
 
@@ -230,7 +230,7 @@ def test_a_declined_payment_mails_the_accounts_address_with_no_text_the_customer
 
 def test_committing_stock_below_the_threshold_records_low_stock(customer, pet):
     order = place(customer.user, pet, quantity=3)
-    services.capture_payment(order_id=order.id)
+    services.charge_payment(order_id=order.id)
     services.commit_stock(order_id=order.id)
     low = Event.objects.get(type=InventoryEvent.LOW_STOCK)
     assert low.data["pet"]["stock"] == 2
@@ -239,7 +239,7 @@ def test_committing_stock_below_the_threshold_records_low_stock(customer, pet):
 
 def test_cancelling_a_paid_order_refunds_it_and_puts_stock_back(customer, pet):
     order = place(customer.user, pet, quantity=2)
-    services.capture_payment(order_id=order.id)
+    services.charge_payment(order_id=order.id)
     services.commit_stock(order_id=order.id)
 
     order = services.cancel_order(order_id=order.id)
@@ -253,7 +253,7 @@ def test_cancelling_a_paid_order_refunds_it_and_puts_stock_back(customer, pet):
 
 def test_cancelling_a_paid_order_after_a_restock_to_the_limit_keeps_stock_within_it(customer, pet):
     order = place(customer.user, pet, quantity=2)
-    services.capture_payment(order_id=order.id)
+    services.charge_payment(order_id=order.id)
     services.commit_stock(order_id=order.id)
     restock(pet_id=pet.id, quantity=MAX_STOCK - 3)  # 3 left on sale: now full
 
@@ -288,7 +288,7 @@ def test_cancelling_twice_changes_nothing_the_second_time(customer, pet):
 
 def test_a_shipped_order_cannot_be_cancelled(customer, pet):
     order = place(customer.user, pet)
-    services.capture_payment(order_id=order.id)
+    services.charge_payment(order_id=order.id)
     services.ship_order(order_id=order.id)
     with pytest.raises(services.InvalidTransition):
         services.cancel_order(order_id=order.id)
@@ -300,7 +300,7 @@ def test_only_approved_orders_ship_and_only_shipped_orders_are_delivered(custome
         services.ship_order(order_id=order.id)
     with pytest.raises(services.InvalidTransition):
         services.deliver_order(order_id=order.id)
-    services.capture_payment(order_id=order.id)
+    services.charge_payment(order_id=order.id)
     services.ship_order(order_id=order.id)
     assert services.deliver_order(order_id=order.id).status == OrderStatus.DELIVERED
 
@@ -308,7 +308,7 @@ def test_only_approved_orders_ship_and_only_shipped_orders_are_delivered(custome
 def test_payment_after_cancellation_charges_nothing(customer, pet):
     order = place(customer.user, pet)
     services.cancel_order(order_id=order.id)
-    order = services.capture_payment(order_id=order.id)
+    order = services.charge_payment(order_id=order.id)
     assert order.payment_status == PaymentStatus.PENDING
     assert order.charge_id == ""
 
@@ -329,11 +329,11 @@ def test_unpaid_orders_are_cancelled_after_the_timeout(customer, pet, settings):
 def test_stalled_orders_get_their_next_step_queued_again(customer, pet, settings):
     placed = place(customer.user, pet)
     approved = place(customer.user, pet)
-    services.capture_payment(order_id=approved.id)
+    services.charge_payment(order_id=approved.id)
     Order.objects.filter(id=approved.id).update(stock_committed_at=None)  # paid, its stock never committed
     cancelled = services.cancel_order(order_id=place(customer.user, pet).id)
     done = place(customer.user, pet)
-    services.capture_payment(order_id=done.id)
+    services.charge_payment(order_id=done.id)
     services.commit_stock(order_id=done.id)
     services.send_order_email(order_id=done.id, kind=EmailKind.CONFIRMATION)
     long_ago = placed.created_at - settings.ORDER_RESUME_AFTER * 2
@@ -367,7 +367,7 @@ def test_an_email_record_left_unsent_by_an_earlier_release_is_taken_over_once(cu
 
 def test_a_mail_that_cannot_be_sent_leaves_no_record_and_goes_on_the_next_try(customer, pet, mailoutbox):
     order = place(customer.user, pet)
-    services.capture_payment(order_id=order.id)
+    services.charge_payment(order_id=order.id)
     with (
         mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError),
         pytest.raises(ConnectionRefusedError),
@@ -384,7 +384,7 @@ def test_a_mail_that_cannot_be_sent_leaves_no_record_and_goes_on_the_next_try(cu
 
 def test_an_order_has_steps_left_until_its_pipeline_is_done_and_again_after_a_transition(customer, pet):
     order = place(customer.user, pet)
-    services.capture_payment(order_id=order.id)
+    services.charge_payment(order_id=order.id)
     services.commit_stock(order_id=order.id)
     assert Order.objects.get(id=order.id).steps_left
     services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
@@ -433,5 +433,5 @@ def test_cancelling_an_order_never_charged_refunds_nothing(customer, pet):
 def test_the_payment_token_is_not_kept_after_capture(customer, pet):
     order = place(customer.user, pet)
     assert Order.objects.get(id=order.id).payment_token == "tok_visa"
-    services.capture_payment(order_id=order.id)
+    services.charge_payment(order_id=order.id)
     assert Order.objects.get(id=order.id).payment_token == ""

@@ -40,7 +40,7 @@ def test_too_little_stock_is_409_problem_and_no_order(customer, pet):
 def test_idempotency_key_replays_the_first_response(customer, pet):
     headers = {"HTTP_IDEMPOTENCY_KEY": "order-attempt-1"}
     first = customer.client.post("/v1/orders", order_body(pet), format="json", **headers)
-    services.capture_payment(order_id=first.json()["id"])  # the order moved on meanwhile
+    services.charge_payment(order_id=first.json()["id"])  # the order moved on meanwhile
     again = customer.client.post("/v1/orders", order_body(pet), format="json", **headers)
 
     assert again.status_code == 201
@@ -75,7 +75,7 @@ def test_cancel_releases_stock_then_shipped_orders_cannot_be_cancelled(customer,
     assert customer.client.get(f"/v1/pets/{pet.id}").json()["stock"] == 5
 
     shipped_id = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
-    services.capture_payment(order_id=shipped_id)
+    services.charge_payment(order_id=shipped_id)
     assert staff.client.post(f"/v1/orders/{shipped_id}/ship").json()["status"] == "shipped"
     response = customer.client.post(f"/v1/orders/{shipped_id}/cancel")
     assert response.status_code == 409
@@ -84,7 +84,7 @@ def test_cancel_releases_stock_then_shipped_orders_cannot_be_cancelled(customer,
 
 def test_only_staff_ship_and_deliver(customer, staff, pet):
     order_id = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
-    services.capture_payment(order_id=order_id)
+    services.charge_payment(order_id=order_id)
     assert customer.client.post(f"/v1/orders/{order_id}/ship").status_code == 403
     assert staff.client.post(f"/v1/orders/{order_id}/deliver").status_code == 409
     assert staff.client.post(f"/v1/orders/{order_id}/ship").status_code == 200
@@ -93,7 +93,7 @@ def test_only_staff_ship_and_deliver(customer, staff, pet):
 
 def test_order_timeline_and_event_feed(customer, pet):
     order_id = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
-    services.capture_payment(order_id=order_id)
+    services.charge_payment(order_id=order_id)
 
     timeline = customer.client.get(f"/v1/orders/{order_id}/events").json()
     assert [event["type"] for event in timeline] == ["order.created", "order.status_changed", "payment.succeeded"]
