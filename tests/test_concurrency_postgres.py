@@ -115,7 +115,7 @@ def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
     from webhooks.models import Delivery, Endpoint
 
     first = services.create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
-    with mock.patch("webhooks.tasks.send_deliveries.delay") as queue:
+    with mock.patch("webhooks.handoff.send") as queue:
         event = services.send_test_event(endpoint=first).event
         endpoints = Endpoint.objects.bulk_create(
             Endpoint(owner=customer.user, url=first.url, secret=first.secret) for _ in range(299)

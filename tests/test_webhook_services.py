@@ -170,7 +170,7 @@ def test_an_attempt_whose_delivery_was_deleted_meanwhile_does_not_cost_the_other
         services.create_endpoint(owner=customer.user, url=httpserver.url_for(path), event_types=["*"])
         for path in ("/kept", "/removed")
     )
-    with mock.patch("webhooks.tasks.send_deliveries.delay"):  # sent by hand below, not by a worker
+    with mock.patch("webhooks.handoff.send"):  # sent by hand below, not by a worker
         created = [services.send_test_event(endpoint=endpoint).id for endpoint in (kept, removed)]
     claimed = sending.claim(created)
     ok = transport.Response(status=204, body="", error="", duration_ms=3, retry_after=None)

@@ -3,14 +3,12 @@
 import uuid
 from collections.abc import Sequence
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from events.models import Event
-from webhooks import operational, ordering, sending, subscriptions
+from webhooks import lifecycle, operational, ordering, sending, subscriptions
 from webhooks.events import WebhookEvent
 from webhooks.models import Delivery, Endpoint
-from webhooks.queueing import queue_after_commit, queue_lease
 
 
 def subscribed_endpoints(events: Sequence[Event]) -> dict[uuid.UUID, list[Endpoint]]:
@@ -39,44 +37,26 @@ def fan_out(*, events: Sequence[Event], send_here: bool) -> int:
     deliveries are created already claimed by it and handed straight to its sender once the
     transaction commits: no claim and no trip through the broker. Otherwise (a shell, a command)
     they are queued to the send tasks. If an event was fanned out before (the relay dispatched it
-    again), only missing deliveries are created, and they wait for the due sweep.
+    again), only missing deliveries are created, and they wait for the due sweep
+    (`webhooks.lifecycle.create`).
     """
     events = [event for event in events if event.type != WebhookEvent.TEST]  # sent to one endpoint only
     if not events:
         return 0
     audiences = subscribed_endpoints(events)
-    now = timezone.now()
     new = [
-        Delivery(
-            endpoint=endpoint,
-            event=event,
-            next_attempt_at=now,
-            queued_until=queue_lease(),
-            sending_until=sending.claim_lease() if send_here else None,
-            **_place_in_line(endpoint, event),
-        )
+        Delivery(endpoint=endpoint, event=event, **_place_in_line(endpoint, event))
         for event in events
         for endpoint in audiences[event.id]
     ]
     if not new:
         return 0
-    if waiting := ordering.held(new):  # they stay due; the sweep or their line's hand-off sends them
-        for delivery in new:
-            if delivery.id in waiting:
-                delivery.queued_until = delivery.sending_until = None
-    try:
-        with transaction.atomic():
-            Delivery.objects.bulk_create(new)
-    except IntegrityError:
-        for delivery in new:
-            delivery.sending_until = delivery.queued_until = None
-        Delivery.objects.bulk_create(new, ignore_conflicts=True)
+    # those held in their subject's line stay due; the sweep or their line's hand-off sends them
+    going = lifecycle.create(new, held=ordering.held(new), claimed=send_here)
+    if going is None:  # fanned out before: the missing deliveries wait for the sweep
         return 0
-    going = [delivery for delivery in new if delivery.id not in waiting]
     if send_here:
         transaction.on_commit(lambda: sending.submit(sending.signed_requests(going)), robust=True)
-    else:
-        queue_after_commit([delivery.id for delivery in going])
     return len(new)
 
 

@@ -5,9 +5,10 @@ A delivery to such an endpoint carries its event's subject and sequence, and wai
 while its subject has an earlier pending delivery to the same endpoint, or an earlier event not
 yet handed to its consumers (whose delivery may not exist yet). Held deliveries keep their due
 time; the due sweep leaves them out, and the claim refuses them. When a delivery settles
-(succeeded, or finally failed), the next one in its line is handed to the queue at once, so it
-inherits nothing of the earlier one's backoff; if that hand-off is lost, the due sweep finds it.
-Nothing here runs for deliveries of endpoints without ordering (their `sequence` is empty).
+(succeeded, or finally failed), the next one in its line is queued at once (`lifecycle.queue_now`),
+so it inherits nothing of the earlier one's backoff; if that hand-off is lost, the due sweep finds
+it. This module only reads: who waits, who goes next. Nothing here runs for deliveries of
+endpoints without ordering (their `sequence` is empty).
 """
 
 import operator
@@ -18,7 +19,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.models import Event
-from webhooks.handoff import queue_after_commit, queue_lease
 from webhooks.models import Delivery, DeliveryStatus
 
 Line = tuple  # (endpoint id, subject)
@@ -61,12 +61,12 @@ def held(deliveries: Sequence[Delivery]) -> set:
     }
 
 
-def hand_on_next(settled: Iterable[Delivery]) -> None:
-    """The settled deliveries' lines move on: the next pending delivery of each (the lowest
-    sequence) is due now and handed to the queue once the caller's transaction commits."""
+def next_in_line(settled: Iterable[Delivery]) -> list:
+    """The ids of the deliveries that go next now that these settled: the next pending delivery,
+    not claimed, of each of their lines (the lowest sequence). One query, for ordered ones only."""
     lines = {(delivery.endpoint_id, delivery.subject) for delivery in settled if delivery.sequence is not None}
     if not lines:
-        return
+        return []
     now = timezone.now()
     waiting = (
         Delivery.objects.filter(
@@ -81,9 +81,7 @@ def hand_on_next(settled: Iterable[Delivery]) -> None:
     next_ones = {}
     for delivery_id, endpoint_id, subject in waiting:
         next_ones.setdefault((endpoint_id, subject), delivery_id)
-    if next_ones:
-        Delivery.objects.filter(id__in=next_ones.values()).update(next_attempt_at=now, queued_until=queue_lease())
-        queue_after_commit(next_ones.values())
+    return list(next_ones.values())
 
 
 def _any(conditions: Iterable[Q]) -> Q:

@@ -1,4 +1,4 @@
-"""Handing deliveries to the queue, and the due sweep.
+"""The due sweep: pending deliveries whose attempt is due, handed to the queue.
 
 A delivery handed to the queue is leased (`queued_until`, WEBHOOK_REQUEUE_AFTER): the sweep does
 not hand it again before then, and hands again one that the broker or its worker lost after
@@ -10,10 +10,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from webhooks.handoff import queue_after_commit, queue_lease
+from webhooks import lifecycle
 from webhooks.models import Delivery, DeliveryStatus
-
-__all__ = ["queue_after_commit", "queue_due_deliveries", "queue_lease"]
 
 
 def queue_due_deliveries(*, limit: int = 5000) -> int:
@@ -38,6 +36,5 @@ def queue_due_deliveries(*, limit: int = 5000) -> int:
             .order_by("next_attempt_at")
             .values_list("id", flat=True)[:limit]
         )
-        Delivery.objects.filter(id__in=due).update(queued_until=queue_lease())
-        queue_after_commit(due)
+        lifecycle.queue(due)
     return len(due)

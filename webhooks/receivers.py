@@ -1,6 +1,5 @@
-"""Where the webhooks app meets the rest: published events are fanned out, ready deliveries
-queued, every process told when endpoints or users change, and a worker's sender finished when
-the worker stops."""
+"""Where the webhooks app meets the rest: published events are fanned out, every process told
+when endpoints or users change, and a worker's sender finished when the worker stops."""
 
 import logging
 
@@ -14,7 +13,7 @@ from events.models import Event
 from events.signals import events_published
 from webhooks import fanout, sending, subscriptions, tasks
 from webhooks.models import Endpoint
-from webhooks.signals import deliveries_ready, endpoints_changed
+from webhooks.signals import endpoints_changed
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +38,6 @@ def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
 @receiver([post_save, post_delete], sender=User, dispatch_uid="webhooks.user_written")  # staff status
 def renew_subscriptions(sender, **kwargs) -> None:
     subscriptions.changed()
-
-
-@receiver(deliveries_ready, dispatch_uid="webhooks.queue_send")
-def queue_deliveries(sender, delivery_ids: list[str], **kwargs) -> None:
-    tasks.queue_send(delivery_ids)
 
 
 @worker_shutdown.connect  # the threads pool's only process

@@ -1,10 +1,10 @@
 """Recording: each attempt logged, and what comes next for its delivery (the retry policy).
 
 The sender's results are written in bulk by its recorder thread. A delivery that succeeded, got
-`410 Gone` or spent its schedule is finished; one that failed gets its next attempt's time in the
-database, where the due sweep (`webhooks.queueing`) finds it. What the results say about their
-endpoints goes to `webhooks.health`; a delivery that spent its schedule gives a `delivery.exhausted`
-(`webhooks.operational`), in the same transaction.
+`410 Gone` or spent its schedule is settled; one that failed gets its next attempt's time in the
+database, where the due sweep (`webhooks.queueing`) finds it; `webhooks.lifecycle` writes either.
+What the results say about their endpoints goes to `webhooks.health`; a delivery that spent its
+schedule gives a `delivery.exhausted` (`webhooks.operational`), in the same transaction.
 
 Whatever a receiver answered, its outcome is recorded on its own: what is stored is cleaned (no
 NUL, valid UTF-8, bounded), `Retry-After` is bounded by the schedule, and a batch the database
@@ -14,25 +14,22 @@ refuses is written again result by result, so one odd response never costs anoth
 import dataclasses
 import logging
 import random
-import uuid
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from core import log_context
-from webhooks import health, metrics, operational, ordering, transport
+from webhooks import health, lifecycle, metrics, operational, ordering, transport
+from webhooks.lifecycle import JITTER
 from webhooks.models import Attempt, Delivery, DeliveryStatus
 from webhooks.sender import Result
 
 logger = logging.getLogger(__name__)
 
-JITTER = 0.1
 RETRY_AFTER_STATUSES = (429, 503)
 BODY_LIMIT = 1024  # characters of the response body kept
 ERROR_LIMIT = Attempt._meta.get_field("error").max_length
@@ -40,7 +37,7 @@ ERROR_LIMIT = Attempt._meta.get_field("error").max_length
 
 def record_attempts(results: Sequence[Result]) -> list[Attempt]:
     """Log each attempt and decide what comes next for its delivery and endpoint, in bulk."""
-    defer([result.request.delivery.id for result in results if result.response is None])
+    lifecycle.defer([result.request.delivery.id for result in results if result.response is None])
     sent = sorted((result for result in results if result.response is not None), key=lambda result: result.attempted_at)
     if not sent:
         return []
@@ -48,29 +45,6 @@ def record_attempts(results: Sequence[Result]) -> list[Attempt]:
     for result in sent:
         _schedule_next(result.request.delivery, result.response, now)
     return _write(sent, now)
-
-
-def defer(delivery_ids: Sequence[uuid.UUID], *, seconds: float | None = None) -> None:
-    """Give up the claim on deliveries not sent (no attempt counted); they are due again after
-    `seconds`, by default WEBHOOK_TIMEOUT."""
-    if delivery_ids:
-        wait = settings.WEBHOOK_TIMEOUT * random.uniform(1, 1 + JITTER) if seconds is None else seconds
-        later = timezone.now() + timedelta(seconds=wait)
-        Delivery.objects.filter(id__in=delivery_ids).update(
-            sending_until=None, queued_until=None, next_attempt_at=later
-        )
-
-
-def defer_each(waits: Mapping[uuid.UUID, float]) -> None:
-    """Give up the claim on deliveries not sent (no attempt counted), each due again after its own
-    number of seconds: one UPDATE."""
-    if waits:
-        now = timezone.now()
-        due = Case(
-            *(When(id=delivery_id, then=Value(now + timedelta(seconds=wait))) for delivery_id, wait in waits.items()),
-            output_field=DateTimeField(),
-        )
-        Delivery.objects.filter(id__in=list(waits)).update(sending_until=None, queued_until=None, next_attempt_at=due)
 
 
 def next_retry_delay(*, scheduled_attempts: int, retry_after: float | None = None) -> float | None:
@@ -135,8 +109,8 @@ def _without_response(result: Result) -> Result:
 def _write_together(sent: Sequence[Result], now) -> list[Attempt]:
     attempts = Attempt.objects.bulk_create([_attempt(result) for result in sent])
     deliveries = [result.request.delivery for result in sent]
-    _save_outcomes(deliveries, now)
-    ordering.hand_on_next(delivery for delivery in deliveries if delivery.status != DeliveryStatus.PENDING)
+    lifecycle.save_attempted(deliveries, now)
+    lifecycle.queue_now(ordering.next_in_line(d for d in deliveries if d.status != DeliveryStatus.PENDING))
     operational.deliveries_exhausted([result.request.delivery for result in sent if _exhausted(result)])
     health.record_results({result.request.endpoint_id: result for result in sent}.values(), now)
     return attempts
@@ -176,37 +150,17 @@ def host_of(url: str) -> str:
 
 
 def _schedule_next(delivery: Delivery, response: transport.Response, now) -> None:
-    delivery.attempt_count += 1
-    delivery.scheduled_attempts += 1
-    delivery.sending_until = delivery.queued_until = None
-    delivery.updated_at = now
+    """What the attempt leaves its delivery in: settled, or due again (the retry policy)."""
     if response.succeeded or response.status == 410:
-        delivery.status = DeliveryStatus.SUCCEEDED if response.succeeded else DeliveryStatus.FAILED
-        delivery.next_attempt_at = None
+        status = DeliveryStatus.SUCCEEDED if response.succeeded else DeliveryStatus.FAILED
+        lifecycle.settle(delivery, status=status, now=now)
         return
     retry_after = response.retry_after if response.status in RETRY_AFTER_STATUSES else None
-    delay = next_retry_delay(scheduled_attempts=delivery.scheduled_attempts, retry_after=retry_after)
+    delay = next_retry_delay(scheduled_attempts=delivery.scheduled_attempts + 1, retry_after=retry_after)
     if delay is None:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+        lifecycle.settle(delivery, status=DeliveryStatus.FAILED, now=now)
     else:
-        delivery.next_attempt_at = now + timedelta(seconds=delay)
-
-
-def _save_outcomes(deliveries: Sequence[Delivery], now) -> None:
-    """One UPDATE for all that finished the same way, one per delivery still retrying (each has
-    its own jittered time): far cheaper than Django's bulk_update, a CASE per row and field."""
-    counted = {"attempt_count": F("attempt_count") + 1, "scheduled_attempts": F("scheduled_attempts") + 1}
-    released = {"queued_until": None, "sending_until": None, "updated_at": now}
-    finished = defaultdict(list)
-    for delivery in deliveries:
-        if delivery.status == DeliveryStatus.PENDING:
-            Delivery.objects.filter(id=delivery.id).update(
-                next_attempt_at=delivery.next_attempt_at, **counted, **released
-            )
-        else:
-            finished[delivery.status].append(delivery.id)
-    for status, ids in finished.items():
-        Delivery.objects.filter(id__in=ids).update(status=status, next_attempt_at=None, **counted, **released)
+        lifecycle.schedule_next(delivery, at=now + timedelta(seconds=delay), now=now)
 
 
 def _observe(result: Result, now) -> None:

@@ -1,6 +1,6 @@
 """Sending: claim deliveries, sign their requests, and hand them to this process's sender.
 
-A claim leases each delivery to the caller (`sending_until`): nobody else sends it until the
+A claim leases each delivery to the caller (`lifecycle.claim`): nobody else sends it until the
 lease ends, which is long enough to wait in an endpoint's line and then time out. The sender
 (`webhooks.sender`) runs the requests on its threads and hands each result to
 `webhooks.recording`.
@@ -14,7 +14,6 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.models import Event
-from webhooks import ordering, ratelimit, recording, signing, transport
+from webhooks import lifecycle, ordering, ratelimit, recording, signing, transport
 from webhooks.models import Delivery, DeliveryStatus
 from webhooks.sender import Request, Result, Sender
 
@@ -33,10 +32,6 @@ UNREADABLE_SECRET = (
     "rotate the secret (or put the old key back)"
 )
 STUCK_AFTER = 1.0  # seconds: an endpoint whose oldest request has hung longer gets no line
-
-
-def claim_lease():
-    return timezone.now() + timedelta(seconds=settings.WEBHOOK_TIMEOUT * 3 + 30)
 
 
 def send_deliveries(*, delivery_ids: Sequence[uuid.UUID]) -> int:
@@ -60,7 +55,7 @@ def submit(requests: list[Request]) -> int:
 
 def _start(requests: list[Request]) -> int:
     refused = _sender().submit(requests)
-    recording.defer([request.delivery.id for request in refused])
+    lifecycle.defer([request.delivery.id for request in refused])
     return len(requests) - len(refused)
 
 
@@ -95,7 +90,7 @@ def _pace(requests: list[Request]) -> None:
                 later[request.delivery.id] = wait - ratelimit.LEAD
     if slotted:
         _pacer().at(slotted)
-    recording.defer_each(later)
+    lifecycle.defer_each(later)
 
 
 def claim(delivery_ids: Sequence[uuid.UUID]) -> list[Delivery]:
@@ -119,12 +114,9 @@ def claim(delivery_ids: Sequence[uuid.UUID]) -> list[Delivery]:
         active = [delivery for delivery in claimed if delivery.endpoint.is_active]
         waiting = ordering.held(active)
         sendable = [delivery for delivery in active if delivery.id not in waiting]
-        Delivery.objects.filter(id__in=[delivery.id for delivery in sendable]).update(sending_until=claim_lease())
-        if waiting:
-            Delivery.objects.filter(id__in=waiting).update(queued_until=None)
-        Delivery.objects.filter(id__in=[delivery.id for delivery in claimed if not delivery.endpoint.is_active]).update(
-            status=DeliveryStatus.FAILED, next_attempt_at=None, queued_until=None, sending_until=None, updated_at=now
-        )
+        lifecycle.claim(sendable)
+        lifecycle.leave_in_line(list(waiting))
+        lifecycle.fail_disabled([delivery for delivery in claimed if not delivery.endpoint.is_active])
     return sendable
 
 
@@ -200,6 +192,6 @@ def close_sender() -> None:
         sender = _senders.pop(os.getpid(), None)
         pacer = _pacers.pop(os.getpid(), None)
     if pacer:
-        recording.defer([request.delivery.id for request in pacer.close()], seconds=0)
+        lifecycle.defer([request.delivery.id for request in pacer.close()], seconds=0)
     if sender:
         sender.close()

@@ -20,10 +20,9 @@ from core.pruning import delete_in_batches
 from events.models import Event
 from events.services import publish
 from events.subjects import subject
-from webhooks import health, signing
+from webhooks import health, lifecycle, signing
 from webhooks.events import WebhookEvent
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
-from webhooks.queueing import queue_after_commit, queue_lease
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +121,7 @@ def send_test_event(*, endpoint: Endpoint) -> Delivery:
         owner=endpoint.owner,
         data={"endpoint_id": str(endpoint.id), "message": "A test event from Petstore Events."},
     )
-    delivery = Delivery.objects.create(
-        endpoint=endpoint, event=event, next_attempt_at=timezone.now(), queued_until=queue_lease()
-    )
-    queue_after_commit([delivery.id])
+    (delivery,) = lifecycle.create([Delivery(endpoint=endpoint, event=event)])
     return delivery
 
 
@@ -139,18 +135,9 @@ def resend_deliveries(deliveries: QuerySet[Delivery]) -> int:
     On an endpoint with per-subject ordering a resent delivery keeps its place in its subject's
     line: it waits only for earlier pending deliveries of the subject, and later pending ones wait
     for it to settle. The lowest pending one of a line never waits, so a line always moves."""
-    now = timezone.now()
     with transaction.atomic():
         ids = list(deliveries.exclude(status=DeliveryStatus.PENDING).values_list("id", flat=True))
-        Delivery.objects.filter(id__in=ids).update(
-            status=DeliveryStatus.PENDING,
-            scheduled_attempts=0,
-            sending_until=None,
-            next_attempt_at=now,
-            queued_until=queue_lease(),
-            updated_at=now,
-        )
-        queue_after_commit(ids)
+        lifecycle.restart(ids)
     return len(ids)
 
 

@@ -1,9 +1,7 @@
-"""Thin tasks. `queue_send` is how deliveries enter the queue (from `webhooks.receivers`)."""
-
-from collections.abc import Sequence
+"""Thin tasks. Deliveries enter the queue through `webhooks.handoff`, which sends
+`send_deliveries` by its name."""
 
 from celery import shared_task
-from django.conf import settings
 
 from events.models import Event
 from webhooks import fanout, queueing, sending, services
@@ -40,10 +38,3 @@ def prune_deliveries() -> int:
 @shared_task(name="webhooks.forget_expired_secrets")
 def forget_expired_secrets() -> int:
     return services.forget_expired_secrets()
-
-
-def queue_send(delivery_ids: Sequence[str]) -> None:
-    """Queue the deliveries in batches of WEBHOOK_BATCH_SIZE."""
-    size = settings.WEBHOOK_BATCH_SIZE
-    for start in range(0, len(delivery_ids), size):
-        send_deliveries.delay(list(delivery_ids[start : start + size]))
