@@ -13,6 +13,7 @@ from werkzeug import Response
 
 from tests.conftest import eventually, order_body
 from webhooks.models import Delivery, Endpoint
+from webhooks.sending import STUCK_AFTER
 
 pytestmark = pytest.mark.worker
 
@@ -202,8 +203,7 @@ def test_a_hanging_endpoint_does_not_delay_another(workers, make_customer, recei
     for _ in range(30):
         slow_owner.client.post(f"/v1/webhooks/{slow['id']}/test")
     eventually(lambda: concurrent == settings.WEBHOOK_ENDPOINT_CONCURRENCY, message="the slow endpoint's slots full")
-
-    started = time.monotonic()
+    full_at = started = time.monotonic()  # every slow request went out before this
     fast_owner.client.post(f"/v1/webhooks/{fast['id']}/test")
     eventually(lambda: delivery_of(fast).status == "succeeded", timeout=10, message="the fast endpoint")
 
@@ -211,7 +211,10 @@ def test_a_hanging_endpoint_does_not_delay_another(workers, make_customer, recei
     assert most_concurrent == settings.WEBHOOK_ENDPOINT_CONCURRENCY
     assert Endpoint.objects.get(id=slow["id"]).is_active
 
-    time.sleep(1.5)  # the slow endpoint's requests have hung for over a second: it counts as stuck
+    # The endpoint counts as stuck from STUCK_AFTER after its requests went out until our
+    # WEBHOOK_TIMEOUT ends them (3 s): the new deliveries must arrive inside that window, so the
+    # wait is measured from when the slots filled, not from the fast endpoint's answer.
+    time.sleep(max(0.0, full_at + STUCK_AFTER + 0.2 - time.monotonic()))
     for _ in range(5):
         slow_owner.client.post(f"/v1/webhooks/{slow['id']}/test")
     deferred = Delivery.objects.filter(
