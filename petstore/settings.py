@@ -1,6 +1,7 @@
 """Settings: everything an operator sets comes from the environment (docs/configuration.md lists them)."""
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "inventory",
     "webhooks",
     "warehouse",
+    "portal",
 ]
 if env_flag("BENCH"):
     INSTALLED_APPS.append("bench")  # the benchmarks' baseline endpoint, never in production
@@ -87,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.middleware.PortalPageMiddleware",  # after X-Frame-Options: it decides that header for /portal/
 ]
 
 ROOT_URLCONF = "petstore.urls"
@@ -328,6 +331,16 @@ MAX_WEBHOOK_ENDPOINTS_PER_USER = int(env("MAX_WEBHOOK_ENDPOINTS_PER_USER", "20")
 WEBHOOK_OWNER_SHARE = float(env("WEBHOOK_OWNER_SHARE", "0.25"))
 if not 0 < WEBHOOK_OWNER_SHARE <= 1:
     raise ImproperlyConfigured("WEBHOOK_OWNER_SHARE is a fraction of WEBHOOK_CONCURRENCY, above 0 and at most 1.")
+
+# --- The customer portal ----------------------------------------------------------------
+# The origins that may frame /portal/ pages (CSP frame-ancestors), comma-separated, such as
+# `https://app.example.com`; empty (the default): none, and X-Frame-Options says DENY.
+PORTAL_FRAME_ANCESTORS = env_list("PORTAL_FRAME_ANCESTORS", "")
+for _origin in PORTAL_FRAME_ANCESTORS:
+    if not re.fullmatch(r"(https?://)?(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?|'self'", _origin):
+        raise ImproperlyConfigured(
+            f"PORTAL_FRAME_ANCESTORS: {_origin!r} is not an origin such as https://app.example.com."
+        )
 
 # --- Metrics ----------------------------------------------------------------------------
 # GET /metrics answers a bearer METRICS_TOKEN if one is set, else only these client networks.
