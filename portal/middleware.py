@@ -35,7 +35,7 @@ class PortalPageMiddleware:
         response = self.get_response(request)
         if request.path.startswith(PORTAL_PATH):
             response["Content-Security-Policy"] = content_security_policy()
-            response["Referrer-Policy"] = "no-referrer"  # a link's token never leaves in a Referer
+            response["Referrer-Policy"] = "same-origin"  # no Referer leaves the site (Origin stays, for CSRF)
             response["Cache-Control"] = "no-store"
             if settings.PORTAL_FRAME_ANCESTORS:
                 response.xframe_options_exempt = True
