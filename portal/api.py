@@ -24,6 +24,7 @@ class PortalLinksView(APIView):
         responses={
             201: PortalLinkSerializer,
             403: OpenApiResponse(description="`customer` was sent with a key that is not staff."),
+            404: OpenApiResponse(description="No active customer has the username `customer` names."),
         },
         tags=["portal"],
     )

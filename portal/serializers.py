@@ -1,6 +1,7 @@
 from django.contrib.auth.models import User
 from rest_framework import exceptions, serializers
 
+from accounts.services import user_named
 from core.serializers import StrictTypesMixin
 from portal.services import DEFAULT_LINK_TTL, MAX_LINK_TTL
 
@@ -21,9 +22,9 @@ class PortalLinkRequestSerializer(StrictTypesMixin, serializers.Serializer):
     def validate_customer(self, username: str) -> User:
         if not self.context["request"].user.is_staff:
             raise exceptions.PermissionDenied("Only staff may make portal links for another customer.")
-        customer = User.objects.filter(username=username, is_active=True).first()
-        if customer is None:
-            raise serializers.ValidationError("No active customer has this username.")
+        customer = user_named(username)  # `Alice` finds `alice`, as everywhere usernames are read
+        if customer is None or not customer.is_active:
+            raise exceptions.NotFound("No active customer has this username.")
         return customer
 
 

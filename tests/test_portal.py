@@ -2,11 +2,13 @@
 sessions that end with the key that made them, one customer's objects only, and pages that
 escape what customers and receivers wrote, under a Content-Security-Policy."""
 
+import io
 import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -125,7 +127,7 @@ def test_staff_make_a_link_scoped_to_one_customer_and_customers_cannot(customer,
     refused = other.client.post("/v1/portal/links", {"customer": customer.user.username}, format="json")
     assert refused.status_code == 403
     unknown = staff.client.post("/v1/portal/links", {"customer": "nobody-at-all"}, format="json")
-    assert unknown.status_code == 400 and "customer" in unknown.json()["errors"]
+    assert unknown.status_code == 404 and "No active customer" in unknown.json()["detail"]
 
 
 def test_the_link_api_needs_a_key(client):
@@ -426,3 +428,15 @@ def test_the_catalog_shows_every_type_with_its_schema_and_an_example(customer):
     for entry in event_types():
         assert f"<code>{entry['type']}</code>" in page
     assert "&quot;$schema&quot;" in page and "&quot;data&quot;" in page
+
+
+def test_manage_py_portal_link_prints_a_link_that_opens_once(customer):
+    out = io.StringIO()
+    call_command("portal_link", customer.user.username.upper(), "--base-url", "http://testserver", stdout=out)
+    url = out.getvalue().strip().splitlines()[-1]
+    assert Client().get(path_of(url)).status_code == 302
+    assert Client().get(path_of(url)).status_code == 403
+    call_command("portal_link", customer.user.username, stdout=io.StringIO())
+    assert ApiKey.objects.filter(user=customer.user, name="portal_link").count() == 1  # one key, made once
+    with pytest.raises(CommandError):
+        call_command("portal_link", "nobody-at-all", stdout=io.StringIO())
