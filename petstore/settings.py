@@ -409,6 +409,7 @@ CELERY_BEAT_SCHEDULE = {
     "prune-webhook-deliveries": {"task": "webhooks.prune_deliveries", "schedule": 3600.0},
     "prune-events": {"task": "events.prune_events", "schedule": 3600.0},
     "forget-expired-webhook-secrets": {"task": "webhooks.forget_expired_secrets", "schedule": 3600.0},
+    "prune-portal-links": {"task": "portal.prune_links", "schedule": 3600.0},
 }
 if EVENT_BUS_URL:  # no bus, no tick
     CELERY_BEAT_SCHEDULE["relay-events-to-bus"] = {"task": "events.relay_unpublished_events", "schedule": 10.0}

@@ -20,6 +20,9 @@ class PortalLink(models.Model):
     opened_at = models.DateTimeField(null=True, blank=True, help_text="Opened (once only) at.")
     session_expires_at = models.DateTimeField(null=True, blank=True, help_text="Its portal session ends then.")
 
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="portal_link_expires_idx")]  # the hourly pruning
+
     def __str__(self) -> str:
         return f"portal link {self.id} for {self.customer_id}"
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from core.errors import DomainError
+from core.pruning import delete_in_batches
 from portal.models import PortalLink
 
 LINK_SALT = "portal.link"
@@ -84,3 +85,9 @@ def session_link(cookie: str) -> PortalLink | None:
 def end_session(link: PortalLink) -> None:
     """Sign out: the session ends now, for every tab that holds its cookie."""
     PortalLink.objects.filter(id=link.id).update(session_expires_at=F("opened_at"))
+
+
+def prune_links() -> int:
+    """Links that can no longer be opened and whose session, if any, is over: a session ends at
+    most SESSION_LIFETIME after its link's last moment."""
+    return delete_in_batches(PortalLink.objects.filter(expires_at__lt=timezone.now() - SESSION_LIFETIME))

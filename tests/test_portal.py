@@ -16,6 +16,7 @@ from accounts.models import ApiKey
 from events.catalog import event_types
 from portal.authentication import COOKIE
 from portal.models import PortalLink
+from portal.services import prune_links
 from webhooks import services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.serializers import EndpointSerializer
@@ -440,3 +441,14 @@ def test_manage_py_portal_link_prints_a_link_that_opens_once(customer):
     assert ApiKey.objects.filter(user=customer.user, name="portal_link").count() == 1  # one key, made once
     with pytest.raises(CommandError):
         call_command("portal_link", "nobody-at-all", stdout=io.StringIO())
+
+
+def test_links_are_pruned_once_neither_they_nor_their_sessions_can_be_used(customer):
+    make_link(customer)
+    browser_for(customer)  # an opened one
+    make_link(customer)
+    old, opened, fresh = PortalLink.objects.order_by("created_at")
+    PortalLink.objects.filter(id=old.id).update(expires_at=timezone.now() - timedelta(hours=9))
+    PortalLink.objects.filter(id=opened.id).update(expires_at=timezone.now() - timedelta(hours=7))
+    assert prune_links() == 1
+    assert set(PortalLink.objects.values_list("id", flat=True)) == {opened.id, fresh.id}
