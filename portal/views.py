@@ -29,7 +29,12 @@ from portal.pages import PortalView, is_htmx, refused_page
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
 from webhooks.models import DeliveryStatus, Endpoint
-from webhooks.serializers import EndpointSerializer, EndpointWithSecretSerializer, RecoverSerializer
+from webhooks.serializers import (
+    DeliveryFilterSerializer,
+    EndpointSerializer,
+    EndpointWithSecretSerializer,
+    RecoverSerializer,
+)
 from webhooks.views import WebhookTestRateThrottle
 
 DELIVERIES_SHOWN = 25
@@ -199,8 +204,9 @@ class RotateSecretView(EndpointPageMixin, PortalView):
 
 
 def deliveries_context(endpoint: Endpoint, status: str | None = None) -> dict:
+    """The endpoint's latest deliveries (of one status, as the API's `?status=`), with their attempts."""
     deliveries = webhook_selectors.deliveries_of(endpoint, status=status).order_by("-created_at", "-id")
-    return {"endpoint": endpoint, "deliveries": list(deliveries[:DELIVERIES_SHOWN]), "status_filter": status or ""}
+    return {"endpoint": endpoint, "deliveries": list(deliveries[:DELIVERIES_SHOWN])}
 
 
 class DeliveriesMixin(EndpointPageMixin):
@@ -208,8 +214,8 @@ class DeliveriesMixin(EndpointPageMixin):
         """The deliveries part of the endpoint's page (htmx), or the whole page without htmx."""
         if not is_htmx(self.request):
             return HttpResponseRedirect(reverse("portal:endpoint", args=[endpoint.id]))
-        wanted = self.request.query_params.get("status") or None
-        wanted = wanted if wanted in DeliveryStatus.values else None
+        filters = DeliveryFilterSerializer(data=self.request.query_params)  # the API's `?status=`
+        wanted = filters.validated_data.get("status") if filters.is_valid() else None
         return self.page("portal/_deliveries.html", deliveries_context(endpoint, wanted), status=status)
 
 

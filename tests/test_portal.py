@@ -390,6 +390,16 @@ def test_send_a_test_and_resend_a_delivery(customer):
     assert resent.status_code == 202
     assert Delivery.objects.get(id=delivery.id).status == DeliveryStatus.PENDING
 
+    Delivery.objects.filter(id=delivery.id).update(status=DeliveryStatus.SUCCEEDED)
+    shown = f"/portal/endpoints/{endpoint.id}/deliveries"
+    assert (
+        f"delivery-{delivery.id}" in browser.get(f"{shown}?status=succeeded", HTTP_HX_REQUEST="true").content.decode()
+    )
+    assert (
+        f"delivery-{delivery.id}" not in browser.get(f"{shown}?status=failed", HTTP_HX_REQUEST="true").content.decode()
+    )
+    assert f"delivery-{delivery.id}" in browser.get(f"{shown}?status=", HTTP_HX_REQUEST="true").content.decode()
+
 
 def test_recover_failed_deliveries_since_a_time_with_its_progress(customer):
     endpoint = services.create_endpoint(owner=customer.user, url=URL, event_types=["*"])
