@@ -57,7 +57,9 @@ def chromium(monkeypatch):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-    connections.close_all()  # queries made under Playwright's loop have connections of their own
+        # Queries made while Playwright's event loop runs have their own connections (Django keeps
+        # them per async context): give them back while it runs, or the test database cannot be dropped.
+        connections.close_all()
 
 
 class Watched:
