@@ -7,9 +7,12 @@ with the API's own message.
 """
 
 import json
+from datetime import UTC
 
 from django.conf import settings
 from django.http import QueryDict
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework.utils.json import strict_constant
 
 from core.parsers import nesting_depth
@@ -57,6 +60,18 @@ def parse_filter(text: str):
         return json.loads(text, parse_constant=strict_constant)
     except ValueError as error:
         raise FormError("filter", f"The filter is not valid JSON: {error}.") from None
+
+
+def rfc3339(text: str) -> str:
+    """A browser's `datetime-local` value (no zone: read as UTC, as the form says) as RFC 3339;
+    anything else as it came, for the serializer to judge."""
+    try:
+        moment = parse_datetime(text.strip())
+    except ValueError:  # well-formed but no such time (month 13)
+        return text
+    if moment is None:
+        return text
+    return (timezone.make_aware(moment, UTC) if timezone.is_naive(moment) else moment).isoformat()
 
 
 def filter_text(value) -> str:

@@ -31,3 +31,11 @@ class PortalLinkRequestSerializer(StrictTypesMixin, serializers.Serializer):
 class PortalLinkSerializer(serializers.Serializer):
     url = serializers.URLField(help_text="Open it once, before `expires_at`: it starts a portal session.")
     expires_at = serializers.DateTimeField()
+
+
+class RecoverProgressSerializer(serializers.Serializer):
+    """The query of a recovery's progress page, as the recovery's answer wrote it."""
+
+    since = serializers.DateTimeField()
+    started = serializers.DateTimeField()
+    count = serializers.IntegerField(min_value=0)

@@ -11,10 +11,8 @@ from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 from rest_framework import renderers
-from rest_framework.exceptions import ValidationError
 
 from accounts.throttling import ApiKeyRateThrottle
 from core.problems import flatten_errors
@@ -26,6 +24,7 @@ from portal import charts, forms, services
 from portal.authentication import COOKIE, COOKIE_PATH
 from portal.examples import example_of
 from portal.pages import PortalView, is_htmx, refused_page
+from portal.serializers import RecoverProgressSerializer
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
 from webhooks.models import DeliveryStatus, Endpoint
@@ -247,10 +246,7 @@ class RecoverView(EndpointPageMixin, PortalView):
 
     def post(self, request, pk):
         endpoint = self.endpoint(pk)
-        since = parse_datetime(request.data.get("since", "")) if request.data.get("since") else None
-        if since is not None and timezone.is_naive(since):
-            since = timezone.make_aware(since, timezone.get_current_timezone())
-        serializer = RecoverSerializer(data={"since": since.isoformat() if since else request.data.get("since", "")})
+        serializer = RecoverSerializer(data={"since": forms.rfc3339(request.data.get("since", ""))})
         serializer.is_valid(raise_exception=True)
         started = timezone.now()
         count = webhook_services.resend_failed_since(endpoint=endpoint, **serializer.validated_data)
@@ -259,16 +255,9 @@ class RecoverView(EndpointPageMixin, PortalView):
 
     def get(self, request, pk):
         endpoint = self.endpoint(pk)
-        since, started = (
-            parse_datetime(request.query_params.get("since", "")),
-            parse_datetime(request.query_params.get("started", "")),
-        )
-        count = request.query_params.get("count", "")
-        if since is None or started is None or not count.isdigit():
-            raise ValidationError({"since": ["Send the recovery's since, started and count."]})
-        return self.page(
-            "portal/_recover_progress.html", recover_progress(endpoint, since=since, started=started, count=int(count))
-        )
+        progress = RecoverProgressSerializer(data=request.query_params)
+        progress.is_valid(raise_exception=True)
+        return self.page("portal/_recover_progress.html", recover_progress(endpoint, **progress.validated_data))
 
 
 def recover_progress(endpoint: Endpoint, *, since, started, count: int) -> dict:

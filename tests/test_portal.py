@@ -415,9 +415,14 @@ def test_recover_failed_deliveries_since_a_time_with_its_progress(customer):
     poll = re.search(r'hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert "Resent 1 of 3" in browser.get(poll, HTTP_HX_REQUEST="true").content.decode()
 
-    refused = csrf_post(browser, f"/portal/endpoints/{endpoint.id}/recover", {"since": "soon"}, HTTP_HX_REQUEST="true")
-    assert refused.status_code == 400 and refused["HX-Retarget"] == "#messages"
-    assert "since" in refused.content.decode()
+    for since in ("soon", "2026-13-45T10:00:00"):
+        refused = csrf_post(
+            browser, f"/portal/endpoints/{endpoint.id}/recover", {"since": since}, HTTP_HX_REQUEST="true"
+        )
+        assert refused.status_code == 400 and refused["HX-Retarget"] == "#messages"
+        assert "<code>since</code>" in refused.content.decode()
+    garbled = browser.get(f"/portal/endpoints/{endpoint.id}/recover?since=x&started=2026-13-45&count=-1")
+    assert garbled.status_code == 400 and "count" in garbled.content.decode()
 
 
 def test_health_is_24_hourly_counts_by_result_and_latency_percentiles(customer):
