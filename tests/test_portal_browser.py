@@ -179,4 +179,11 @@ def test_a_customer_runs_their_webhooks_in_the_portal(workers, web, chromium, ma
         assert axe_page.url.endswith(path), axe_page.url
         assert not (violations := axe_violations(axe_page)), f"{path}: {violations}"
     checker.close()
+
+    # Revoking the key that made the link ends the session: the page's next refresh says so
+    page.goto(f"{web}/portal/endpoints/{endpoint.id}")
+    key_id = requests.get(f"{web}/v1/auth/tokens", headers=auth, timeout=10).json()["results"][0]["id"]
+    assert requests.delete(f"{web}/v1/auth/tokens/{key_id}", headers=auth, timeout=10).status_code == 204
+    page.wait_for_selector("#messages .problem:has-text('session has ended')", timeout=10_000)
+    watched.shoot("09-session-ended")
     context.close()
