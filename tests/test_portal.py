@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from events.catalog import event_types
+from events.models import Event
 from portal.authentication import COOKIE
 from portal.models import PortalLink
 from portal.services import prune_links
@@ -77,6 +78,12 @@ def test_a_link_opens_the_customers_portal_once_with_a_strict_cookie(customer):
     assert again.status_code == 403
     assert "does not open" in again.content.decode() and "used already" in again.content.decode()
     assert COOKIE not in again.cookies
+
+
+def test_the_cookie_is_secure_outside_debug_only(customer, settings):
+    settings.DEBUG = True
+    opened = Client().get(path_of(make_link(customer)))
+    assert opened.status_code == 302 and not opened.cookies[COOKIE]["secure"]
 
 
 def test_an_expired_link_is_a_403(customer):
@@ -146,6 +153,13 @@ def test_revoking_the_key_that_made_the_link_ends_the_session(customer):
     ended = browser.get("/portal/")
     assert ended.status_code == 403 and "session has ended" in ended.content.decode()
     assert browser.get("/portal/events/stream", HTTP_ACCEPT="text/event-stream").status_code == 403
+
+
+def test_a_link_whose_key_was_revoked_does_not_open(customer):
+    url = make_link(customer)
+    ApiKey.objects.filter(user=customer.user).update(revoked_at=timezone.now())
+    refused = Client().get(path_of(url))
+    assert refused.status_code == 403 and COOKIE not in refused.cookies
 
 
 def test_deactivating_the_customer_ends_the_session(customer):
@@ -444,6 +458,15 @@ def test_the_catalog_shows_every_type_with_its_schema_and_an_example(customer):
     for entry in event_types():
         assert f"<code>{entry['type']}</code>" in page
     assert "&quot;$schema&quot;" in page and "&quot;data&quot;" in page
+
+
+def test_the_catalogs_example_is_the_customers_latest_event_escaped(customer):
+    endpoint = services.create_endpoint(owner=customer.user, url=URL, event_types=["*"])
+    services.send_test_event(endpoint=endpoint)
+    Event.objects.filter(type="webhook.test").update(data={"endpoint_id": str(endpoint.id), "message": HOSTILE})
+    page = browser_for(customer).get("/portal/events/catalog").content.decode()
+    assert "Example: your latest" in page and str(endpoint.id) in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert" in page
 
 
 def test_manage_py_portal_link_prints_a_link_that_opens_once(customer):
