@@ -287,11 +287,19 @@ class HealthView(EndpointPageMixin, PortalView):
 # --- Events ------------------------------------------------------------------------------
 
 
+# The catalog's examples are looked for among the customer's latest events only: one query,
+# like a page of `GET /v1/events`, however many events they have.
+EXAMPLES_AMONG = 200
+
+
 class CatalogView(PortalView):
     def get(self, request):
+        latest_of_type = {}
+        for event in Event.objects.filter(owner=self.customer).order_by("-created_at")[:EXAMPLES_AMONG]:
+            latest_of_type.setdefault(event.type, event)
         entries = []
         for entry in event_types():
-            latest = Event.objects.filter(owner=self.customer, type=entry["type"]).order_by("-id").first()
+            latest = latest_of_type.get(entry["type"])
             example = latest.envelope() if latest else {"type": entry["type"], "data": example_of(entry["schema"])}
             entries.append(
                 {
