@@ -9,12 +9,14 @@ from urllib.parse import urlencode
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import QueryDict
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import ApiKey
 from events.catalog import event_types
 from events.models import Event
+from portal import forms
 from portal.authentication import COOKIE
 from portal.models import PortalLink
 from portal.services import prune_links
@@ -490,3 +492,22 @@ def test_links_are_pruned_once_neither_they_nor_their_sessions_can_be_used(custo
     PortalLink.objects.filter(id=opened.id).update(expires_at=timezone.now() - timedelta(hours=7))
     assert prune_links() == 1
     assert set(PortalLink.objects.values_list("id", flat=True)) == {opened.id, fresh.id}
+
+
+def test_a_form_becomes_the_json_body_the_api_takes():
+    form = QueryDict(mutable=True)
+    form.setlist("events", ["", "order.*"])
+    form.update({"url": " https://example.com/hook ", "rate_limit": "7", "filter": '{"type": {"$in": ["a"]}}'})
+    assert forms.endpoint_body(form) == {
+        "url": "https://example.com/hook",
+        "events": ["order.*"],
+        "rate_limit": 7,
+        "filter": {"type": {"$in": ["a"]}},
+    }
+    form.update({"rate_limit": "", "filter": "  "})
+    assert forms.endpoint_body(form)["rate_limit"] is None and forms.endpoint_body(form)["filter"] is None
+    assert "filter" not in forms.endpoint_body(form, null_filter=False)  # a serializer that takes no null
+    form["rate_limit"] = "-3"
+    assert forms.endpoint_body(form)["rate_limit"] == "-3"  # as it came: the serializer says why not
+    with pytest.raises(forms.FormError):
+        forms.parse_filter("NaN")  # not JSON, as the API's parser reads it
