@@ -3,6 +3,7 @@ services (`webhooks.serializers`, `webhooks.services`), so a change made here is
 change the API would make, with the same limits and the same messages."""
 
 import json
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_GET
 from rest_framework import renderers
 
 from accounts.throttling import ApiKeyRateThrottle
+from core.errors import DomainError
 from core.problems import flatten_errors
 from events import positions, stream, stream_slots
 from events.catalog import event_types
@@ -79,16 +81,28 @@ class EndpointPageMixin:
         return {
             "values": values,
             "errors": errors or {},
+            "field_errors": by_field(errors or {}),
             "patterns": known_patterns(),
             "orderings": Endpoint.Ordering.choices,
         }
 
-    def validated(self, serializer) -> dict | None:
-        """The serializer's validated data; None when the form is invalid (then `self.errors`)."""
-        if serializer.is_valid():
-            return serializer.validated_data
-        self.errors = flatten_errors(serializer.errors)
-        return None
+    def save(self, request, save: Callable[[dict], Endpoint], *, endpoint: Endpoint | None = None):
+        """Check the form with the API's serializer, then save with the API's service: (the
+        endpoint, {}), or (None, messages by field path) with the values to show again in
+        `self.values`. A domain error that names fields (`errors`, as a filter's does) goes back
+        onto the form; any other to the problem page."""
+        body, self.values, errors = self.submitted(request)
+        if errors:
+            return None, errors
+        serializer = EndpointSerializer(endpoint, data=body, partial=endpoint is not None, context={"request": request})
+        if not serializer.is_valid():
+            return None, flatten_errors(serializer.errors)
+        try:
+            return save(serializer.validated_data), {}
+        except DomainError as error:
+            if not getattr(error, "errors", None):
+                raise
+            return None, error.errors
 
     def submitted(self, request) -> tuple[dict, dict, dict]:
         """(the JSON body, the values to show again, errors of the form itself)."""
@@ -107,6 +121,14 @@ class EndpointPageMixin:
             return {}, values, {error.field: [error.message]}
 
 
+def by_field(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Messages by the form field they concern: `filter.data.order.totl` is the filter's."""
+    grouped: dict[str, list[str]] = {}
+    for path, messages in errors.items():
+        grouped.setdefault(path.split(".", 1)[0], []).extend(messages)
+    return grouped
+
+
 class EndpointListView(PortalView):
     def get(self, request):
         endpoints = webhook_selectors.endpoints_of(self.customer).order_by("-created_at")
@@ -121,17 +143,15 @@ class EndpointCreateView(EndpointPageMixin, PortalView):
         return self.page("portal/endpoint_form.html", self.form_context(values=values))
 
     def post(self, request):
-        body, values, errors = self.submitted(request)
-        if not errors:
-            serializer = EndpointSerializer(data=body, context={"request": request})
-            if (data := self.validated(serializer)) is not None:
-                endpoint = webhook_services.create_endpoint(owner=self.customer, **data)
-                secret = EndpointWithSecretSerializer(endpoint).data["secret"]
-                return self.page(
-                    "portal/secret.html", {"endpoint": endpoint, "secret": secret, "created": True}, status=201
-                )
-            errors = self.errors
-        return self.page("portal/endpoint_form.html", self.form_context(values=values, errors=errors), status=400)
+        endpoint, errors = self.save(
+            request, lambda data: webhook_services.create_endpoint(owner=self.customer, **data)
+        )
+        if errors:
+            return self.page(
+                "portal/endpoint_form.html", self.form_context(values=self.values, errors=errors), status=400
+            )
+        secret = EndpointWithSecretSerializer(endpoint).data["secret"]
+        return self.page("portal/secret.html", {"endpoint": endpoint, "secret": secret, "created": True}, status=201)
 
 
 class EndpointEditView(EndpointPageMixin, PortalView):
@@ -147,15 +167,13 @@ class EndpointEditView(EndpointPageMixin, PortalView):
 
     def post(self, request, pk):
         endpoint = self.endpoint(pk)
-        body, values, errors = self.submitted(request)
-        if not errors:
-            serializer = EndpointSerializer(endpoint, data=body, partial=True, context={"request": request})
-            if (data := self.validated(serializer)) is not None:
-                webhook_services.update_endpoint(endpoint=endpoint, **data)
-                return HttpResponseRedirect(reverse("portal:endpoint", args=[endpoint.id]))
-            errors = self.errors
-        context = {"endpoint": endpoint, **self.form_context(values=values, errors=errors)}
-        return self.page("portal/endpoint_form.html", context, status=400)
+        _, errors = self.save(
+            request, lambda data: webhook_services.update_endpoint(endpoint=endpoint, **data), endpoint=endpoint
+        )
+        if errors:
+            context = {"endpoint": endpoint, **self.form_context(values=self.values, errors=errors)}
+            return self.page("portal/endpoint_form.html", context, status=400)
+        return HttpResponseRedirect(reverse("portal:endpoint", args=[endpoint.id]))
 
 
 class EndpointDetailView(EndpointPageMixin, PortalView):

@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from core.errors import DomainError
 from events.catalog import event_types
 from events.models import Event
 from portal import forms
@@ -511,3 +512,30 @@ def test_a_form_becomes_the_json_body_the_api_takes():
     assert forms.endpoint_body(form)["rate_limit"] == "-3"  # as it came: the serializer says why not
     with pytest.raises(forms.FormError):
         forms.parse_filter("NaN")  # not JSON, as the API's parser reads it
+
+
+class FieldProblem(DomainError):
+    """A service's refusal that names fields, as the webhooks' filter check gives one."""
+
+    status = 400
+
+    def __init__(self, errors):
+        super().__init__("One or more fields are invalid; see errors.")
+        self.errors = errors
+
+
+def test_a_services_refusal_that_names_fields_goes_back_onto_the_form(customer, monkeypatch):
+    endpoint = services.create_endpoint(owner=customer.user, url=URL, event_types=["*"])
+
+    def refuse(**changes):
+        raise FieldProblem({"filter.data.order.totl": ["No subscribed event type has this path."]})
+
+    monkeypatch.setattr(services, "update_endpoint", refuse)
+    browser = browser_for(customer)
+    body = {"url": URL, "events": ["order.*"], "ordering": "none", "rate_limit": "", "filter": '{"data.order.totl": 1}'}
+    response = csrf_post(browser, f"/portal/endpoints/{endpoint.id}/edit", body)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "<code>filter.data.order.totl</code>: No subscribed event type has this path." in page
+    assert '<p class="error">No subscribed event type has this path.</p>' in page  # under the filter's field
+    assert "{&quot;data.order.totl&quot;: 1}</textarea>" in page  # what was typed, kept
