@@ -24,6 +24,7 @@ from portal.services import prune_links
 from webhooks import services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.serializers import EndpointSerializer
+from webhooks.views import WebhookTestRateThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -539,3 +540,16 @@ def test_a_services_refusal_that_names_fields_goes_back_onto_the_form(customer, 
     assert "<code>filter.data.order.totl</code>: No subscribed event type has this path." in page
     assert '<p class="error">No subscribed event type has this path.</p>' in page  # under the filter's field
     assert "{&quot;data.order.totl&quot;: 1}</textarea>" in page  # what was typed, kept
+
+
+@pytest.mark.redis
+def test_test_events_from_the_portal_count_with_the_apis_and_a_refusal_is_shown(customer, monkeypatch):
+    monkeypatch.setitem(WebhookTestRateThrottle.THROTTLE_RATES, "webhook_test", "3/min")
+    endpoint = services.create_endpoint(owner=customer.user, url=URL, event_types=["*"])
+    browser = browser_for(customer)
+    assert [customer.client.post(f"/v1/webhooks/{endpoint.id}/test").status_code for _ in range(2)] == [202, 202]
+    assert csrf_post(browser, f"/portal/endpoints/{endpoint.id}/test", HTTP_HX_REQUEST="true").status_code == 202
+    limited = csrf_post(browser, f"/portal/endpoints/{endpoint.id}/test", HTTP_HX_REQUEST="true")
+    assert limited.status_code == 429 and 1 <= int(limited["Retry-After"]) <= 60
+    assert limited["HX-Retarget"] == "#messages" and "Request was throttled" in limited.content.decode()
+    assert Delivery.objects.filter(endpoint=endpoint).count() == 3
