@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.models import F, ProtectedError
 
 from core.errors import DomainError
-from events.services import publish
+from events.outbox.recording import publish
 from inventory.events import InventoryEvent, pet_subject
 from inventory.models import MAX_STOCK, Pet
 from inventory.serializers import PetSerializer

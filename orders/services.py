@@ -24,7 +24,7 @@ from core import log_context
 from core.errors import DomainError, TryAgainLater
 from core.pruning import delete_in_batches
 from events.models import Event
-from events.services import publish, publishing_together
+from events.outbox.recording import publish, publishing_together
 from inventory import services as inventory
 from orders.emails import build_order_email
 from orders.events import OrderEvent, PaymentEvent, order_subject

@@ -244,7 +244,7 @@ SPECTACULAR_SETTINGS = {
         "core.openapi.add_links",
         "core.openapi.text_as_drf_reads_it",
     ],
-    "WEBHOOKS": "events.catalog.OPENAPI_WEBHOOKS",
+    "WEBHOOKS": "events.catalog.schemas.OPENAPI_WEBHOOKS",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "PaymentStatusEnum": "orders.models.PaymentStatus",

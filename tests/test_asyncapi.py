@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from events import registry
+from events.catalog import registry
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db

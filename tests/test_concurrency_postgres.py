@@ -176,7 +176,7 @@ def test_an_endpoint_disabled_and_enabled_by_many_at_once_changes_and_tells_once
     def switch(index, *, active):
         services.set_endpoint_active(endpoint=Endpoint.objects.get(id=endpoint.id), active=active)
 
-    with mock.patch("events.handoff.current_app.send_task"):  # the hand-off is not the point here
+    with mock.patch("events.outbox.handoff.current_app.send_task"):  # the hand-off is not the point here
         for active in (False, True):
             run_at_once(8, partial(switch, active=active))  # staff, the owner and the recorder at once
 

@@ -9,8 +9,8 @@ import pytest
 from celery import shared_task
 from django.db import transaction
 
-from events import services
 from events.models import Event
+from events.outbox import dispatch, recording
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: the hand-offs run on commit
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # real commits: the hand-o
 def record_test_event() -> Event:
     endpoint_id = str(uuid.uuid4())
     with transaction.atomic():
-        return services.publish(
+        return recording.publish(
             type="webhook.test", subject=f"endpoint/{endpoint_id}", data={"endpoint_id": endpoint_id, "message": "hi"}
         )
 
@@ -33,7 +33,7 @@ def dispatched(event_id) -> bool:
 
 
 def test_an_event_recorded_in_a_task_that_did_not_ask_is_queued_after_commit():
-    with mock.patch("events.handoff.current_app.send_task") as queued:
+    with mock.patch("events.outbox.handoff.current_app.send_task") as queued:
         event_id = record_in_a_task.apply().get()  # run here, as a worker runs it
     queued.assert_called_once_with("events.dispatch_event", (event_id,))
     assert not dispatched(event_id)
@@ -41,7 +41,7 @@ def test_an_event_recorded_in_a_task_that_did_not_ask_is_queued_after_commit():
 
 def test_an_event_recorded_in_another_thread_of_a_worker_is_queued_after_commit():
     recorded = []
-    with mock.patch("events.handoff.current_app.send_task") as queued:
+    with mock.patch("events.outbox.handoff.current_app.send_task") as queued:
         thread = threading.Thread(target=lambda: recorded.append(record_test_event()))  # as the webhook recorder
         thread.start()
         thread.join()
@@ -52,9 +52,9 @@ def test_an_event_recorded_in_another_thread_of_a_worker_is_queued_after_commit(
 def test_an_event_recorded_dispatching_here_is_dispatched_in_its_transaction_and_never_queued():
     consumed = []
     with (
-        mock.patch("events.handoff.current_app.send_task") as queued,
-        mock.patch.object(services.events_published, "send", lambda sender, events: consumed.extend(events)),
-        services.dispatching_here(),
+        mock.patch("events.outbox.handoff.current_app.send_task") as queued,
+        mock.patch.object(dispatch.events_published, "send", lambda sender, events: consumed.extend(events)),
+        recording.dispatching_here(),
     ):
         event = record_test_event()
     queued.assert_not_called()

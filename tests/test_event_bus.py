@@ -18,7 +18,7 @@ import redis
 from django.test import override_settings
 from kombu import Connection, Queue
 
-from events import bus
+from events.bus import rabbitmq as bus
 from events.models import Event
 from harness import PYTHON, Processes, TcpProxy, port_open
 from orders.models import Order, OrderStatus
@@ -114,7 +114,7 @@ def completed(order_id) -> bool:
 
 def test_without_a_bus_nothing_awaits_it_and_nothing_is_published(customer, pet, settings):
     assert not settings.EVENT_BUS_URL  # first in this module: before its bus is set up
-    with mock.patch("events.bus.publish_batch") as publish_batch:
+    with mock.patch("events.bus.rabbitmq.publish_batch") as publish_batch:
         customer.client.post("/v1/orders", order_body(pet), format="json")
     publish_batch.assert_not_called()
     assert not Event.objects.filter(bus_publish_at__isnull=False).exists()

@@ -14,8 +14,9 @@ import requests
 from django.conf import settings
 from httpx_sse import connect_sse
 
-from events import stream_slots, wakeup
 from events.models import Event
+from events.outbox import wakeup
+from events.stream import slots as stream_slots
 from harness import Processes
 from harness.processes import free_port
 from inventory.services import create_pet

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 
 from events.models import Event
-from events.services import publish
+from events.outbox.recording import publish
 from tests.conftest import eventually
 
 ENDPOINT = "01a21e2f-fc12-765a-8dee-4ba611df3c37"

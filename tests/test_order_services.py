@@ -45,7 +45,7 @@ def test_placing_an_order_reserves_stock_and_records_order_created(customer, pet
 
 
 def test_placing_an_order_dispatches_its_event_only_after_commit(customer, pet, django_capture_on_commit_callbacks):
-    with mock.patch("events.handoff.current_app.send_task") as publish:
+    with mock.patch("events.outbox.handoff.current_app.send_task") as publish:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             place(customer.user, pet)
         publish.assert_not_called()
@@ -56,10 +56,10 @@ def test_placing_an_order_dispatches_its_event_only_after_commit(customer, pet, 
 
 @pytest.mark.django_db(transaction=True)  # real commits, so on-commit hooks run inside the task
 def test_events_a_worker_records_are_dispatched_by_it_without_a_trip_through_the_broker(customer, pet):
-    with mock.patch("events.handoff.current_app.send_task"):
+    with mock.patch("events.outbox.handoff.current_app.send_task"):
         order = place(customer.user, pet)
     with (
-        mock.patch("events.handoff.current_app.send_task") as queued_dispatch,
+        mock.patch("events.outbox.handoff.current_app.send_task") as queued_dispatch,
         mock.patch("orders.tasks.send_order_email.delay") as send_mail,
     ):
         tasks.charge_payment.apply(args=[str(order.id)])  # run here, as a worker runs it
@@ -106,7 +106,7 @@ def test_unknown_pet_is_refused(customer, pet):
     [
         "orders.services.OrderItem.objects.bulk_create",  # after the order row
         "orders.services.IdempotencyKey.objects.create",  # after the items
-        "events.services.Event.objects.bulk_create",  # writing the event itself
+        "events.outbox.recording.Event.objects.bulk_create",  # writing the event itself
         "orders.services.inventory.reserve",  # the last step, after the event
     ],
 )

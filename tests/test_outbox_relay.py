@@ -7,8 +7,9 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from events import services, tasks
+from events import tasks
 from events.models import Event
+from events.outbox import dispatch, recording, relay
 
 pytestmark = pytest.mark.django_db
 
@@ -18,14 +19,14 @@ def undispatched_events(count: int) -> list[Event]:
     for _ in range(count):
         endpoint_id = str(uuid.uuid4())
         data = {"endpoint_id": endpoint_id, "message": "relay me"}
-        events.append(services.publish(type="webhook.test", subject=f"endpoint/{endpoint_id}", data=data))
+        events.append(recording.publish(type="webhook.test", subject=f"endpoint/{endpoint_id}", data=data))
     Event.objects.update(relay_at=timezone.now() - timedelta(seconds=1))  # their relay time has come
     return events
 
 
 def test_five_undispatched_events_over_three_ticks_are_handed_on_five_times():
     undispatched_events(5)
-    with mock.patch("events.handoff.current_app.send_task") as queued:
+    with mock.patch("events.outbox.handoff.current_app.send_task") as queued:
         handed_on = [tasks.relay_undispatched_events() for _ in range(3)]
     assert handed_on == [5, 0, 0]
     assert queued.call_count == 5
@@ -39,7 +40,7 @@ def test_each_further_relay_of_an_event_waits_twice_as_long(settings):
     for _ in range(4):
         Event.objects.filter(id=event.id).update(relay_at=timezone.now() - timedelta(seconds=1))
         before = timezone.now()
-        assert services.claim_events_to_relay() == [(event.id, event.traceparent)]
+        assert relay.claim_events_to_relay() == [(event.id, event.traceparent)]
         event.refresh_from_db()
         delays.append(round((event.relay_at - before).total_seconds()))
     assert delays == [60, 100, 100, 100]
@@ -48,5 +49,5 @@ def test_each_further_relay_of_an_event_waits_twice_as_long(settings):
 
 def test_a_dispatched_event_is_not_relayed():
     (event,) = undispatched_events(1)
-    services.dispatch([event])
-    assert services.claim_events_to_relay() == []
+    dispatch.dispatch([event])
+    assert relay.claim_events_to_relay() == []

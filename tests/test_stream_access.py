@@ -17,7 +17,8 @@ from httpx_sse import connect_sse
 
 from accounts.models import ApiKey
 from accounts.services import hash_key, issue_api_key
-from events import stream, stream_slots
+from events.stream import live as stream
+from events.stream import slots as stream_slots
 from inventory.services import create_pet
 from tests.conftest import eventually, order_body
 from tests.test_event_stream import (

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from rest_framework import serializers
 
-from events.registry import EventTypeSpec
+from events.catalog.registry import EventTypeSpec
 from webhooks.models import Endpoint
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from uuid6 import uuid7
 
 from core.encryption import EncryptedTextField, Unreadable
-from events import registry
+from events.catalog import registry
 from webhooks.signals import endpoints_changed
 
 MAX_RATE_LIMIT = 10_000  # deliveries per second

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from django.contrib.auth.models import User
 
 from events.models import Event
-from events.services import publish, publishing_together
+from events.outbox.recording import publish, publishing_together
 from events.subjects import split, subject
 from webhooks.events import OPERATIONAL, WebhookEvent
 from webhooks.models import Delivery, Endpoint

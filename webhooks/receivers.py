@@ -23,7 +23,7 @@ def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
     """A webhook problem never undoes the change that recorded the events (a payment taken): the
     fan-out runs in a savepoint, and if it fails it is rolled back alone, logged, and tried again
     by a task once the change has committed (fan-outs are idempotent). Events are dispatched in a
-    worker, on either route (`events.services`), so this worker's sender takes the deliveries."""
+    worker, on either route (`events.outbox.recording`), so this worker's sender takes the deliveries."""
     try:
         with transaction.atomic():
             fanout.fan_out(events=events, send_here=True)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from core.pruning import delete_in_batches
 from events.models import Event
-from events.services import publish
+from events.outbox.recording import publish
 from events.subjects import subject
 from webhooks import health, lifecycle, signing
 from webhooks.events import WebhookEvent

@@ -6,7 +6,7 @@ chooses in plain sight:
 
 - **Queued**, the default (a web request, a management command, the webhook sender's threads):
   the event is written undispatched and, once the transaction commits, queued by its id
-  (`events.handoff`) to the `events.dispatch_event` task, which dispatches it in a worker. The
+  (`events.outbox.handoff`) to the `events.dispatch_event` task, which dispatches it in a worker. The
   request answers at once.
 - **Here**, for a worker's task that wraps its service call in `with dispatching_here():`
   (`orders.tasks`): the worker is already in the background, so `dispatch` runs right there,
@@ -20,14 +20,14 @@ Either way `dispatch` runs in a worker, and its consumers start their work there
 What runs once a transaction that recorded or dispatched events has committed, all of it here or
 in a consumer named below (`robust`: a failure is logged and the commit stands):
 
-| after the commit of        | what                                                   | where                          |
-| -------------------------- | ------------------------------------------------------ | ------------------------------ |
-| recording, either route    | open event streams told to look                        | `events.wakeup.notify`         |
-| recording, queued route    | each event queued for dispatch by id                   | `events.handoff`               |
-| dispatch, either route     | counted (`petstore_events_published_total`), logged    | `_dispatched`                  |
-| dispatch, with a bus       | published to the event bus                             | `publish_to_bus`               |
-| dispatch: orders' receiver | the steps that follow the event queued                 | `orders.receivers`             |
-| dispatch: webhooks'        | the new deliveries handed to this worker's sender      | `webhooks.receivers`, `fanout` |
+| after the commit of        | what                                                | where                          |
+| -------------------------- | --------------------------------------------------- | ------------------------------ |
+| recording, either route    | open event streams told to look                     | `events.outbox.wakeup.notify`  |
+| recording, queued route    | each event queued for dispatch by id                | `events.outbox.handoff`        |
+| dispatch, either route     | counted (`petstore_events_published_total`), logged | `dispatch._dispatched`         |
+| dispatch, with a bus       | published to the event bus                          | `dispatch.publish_to_bus`      |
+| dispatch: orders' receiver | the steps that follow the event queued              | `orders.receivers`             |
+| dispatch: webhooks'        | the new deliveries handed to this worker's sender   | `webhooks.receivers`, `fanout` |
 
 With an event bus (`EVENT_BUS_URL`), events are written awaiting the bus (`bus_publish_at`), and
 forgotten by it once it has confirmed them; what it did not confirm (it was down, or slow) the
@@ -48,23 +48,19 @@ attempts continue that trace, in whatever process and however late they run.
 
 import contextvars
 import logging
-import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import log_context, tracing
-from core.pruning import delete_in_batches
-from events import bus, handoff, wakeup
-from events.metrics import EVENTS_PUBLISHED
+from core import tracing
+from events.bus import rabbitmq as bus
 from events.models import Event, SubjectSequence, default_relay_at
-from events.signals import events_published
+from events.outbox import handoff, wakeup
+from events.outbox.dispatch import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -156,106 +152,3 @@ def _number(events: list[Event]) -> None:
     for event in events:  # the batch's events of one subject, numbered in the order they were published
         event.sequence = last[event.subject] - counts[event.subject] + 1
         counts[event.subject] -= 1
-
-
-def dispatch_by_id(*, event_id: uuid.UUID | str) -> None:
-    """Dispatch a queued event, as the database holds it: a message names the event, and its
-    consumers (webhooks signed and sent) never take more from the message than that. An id the
-    database does not hold is logged and dispatches nothing."""
-    try:
-        event = Event.objects.filter(id=event_id).first()
-    except ValidationError:  # not even an id
-        event = None
-    if event is None:  # its transaction rolled back, or the message is not ours
-        logger.warning("dispatch of event %s skipped: no such event", str(event_id)[:64])
-        return
-    dispatch([event])
-
-
-def dispatch(events: Sequence[Event], *, written_dispatched: bool = False) -> None:
-    """Hand events to their consumers (the `events_published` receivers), then mark them
-    dispatched: the one dispatch of both routes. Events the route "here" wrote already dispatched
-    (`written_dispatched`) need no mark; others are marked unless another dispatch of them did
-    (the relay handed one on twice), and only the dispatch that marks them counts them and
-    publishes them to the bus, once the transaction commits."""
-    log_context.bind(event_id=events[0].id)
-    log_context.bind_subject(events[0].subject)
-    events_published.send(sender=Event, events=events)
-    if written_dispatched or _mark_dispatched(events):
-        transaction.on_commit(lambda: _dispatched(events), robust=True)
-
-
-def _mark_dispatched(events: Sequence[Event]) -> int:
-    undispatched = Event.objects.filter(id__in=[event.id for event in events], dispatched_at__isnull=True)
-    return undispatched.update(dispatched_at=timezone.now())
-
-
-def _dispatched(events: Sequence[Event]) -> None:
-    for event in events:
-        EVENTS_PUBLISHED.labels(event.type).inc()
-        logger.info("%s dispatched", event.type)
-    if bus.enabled():
-        publish_to_bus(events)
-
-
-def publish_to_bus(events: Sequence[Event]) -> None:
-    """Publish committed events to the event bus, and forget those it confirmed; the others stay
-    awaiting it, for the relay."""
-    if confirmed := bus.publish_batch(events):
-        Event.objects.filter(id__in=confirmed).update(bus_publish_at=None)
-
-
-def relay_to_bus(*, limit: int = 1000, batch_size: int = 100) -> int:
-    """Publish the events the bus has not confirmed and whose time has come (each once per attempt,
-    with the relay's backoff); how many were confirmed."""
-    confirmed = 0
-    claimed = _claim(Event.objects.filter(bus_publish_at__lte=timezone.now()), "bus_publish", limit=limit)
-    event_ids = [event_id for event_id, _ in claimed]
-    for start in range(0, len(event_ids), batch_size):
-        batch = list(Event.objects.filter(id__in=event_ids[start : start + batch_size]).order_by("id"))
-        if batch and (ids := bus.publish_batch(batch)):
-            confirmed += Event.objects.filter(id__in=ids).update(bus_publish_at=None)
-        elif batch:
-            break  # the bus is down: the rest waits for its next attempt
-    return confirmed
-
-
-def claim_events_to_relay(*, limit: int = 1000) -> list[tuple[uuid.UUID, str]]:
-    """The undispatched events whose relay time has come, oldest first, each claimed for this
-    attempt: its next relay time moves on with a backoff (OUTBOX_RELAY_AFTER, doubling up to
-    OUTBOX_RELAY_MAX_DELAY), so the relay hands an event on once per attempt, not on every tick.
-    Rows another relay holds are skipped. Each comes with its `traceparent`, which its hand-off
-    continues."""
-    due = Event.objects.filter(dispatched_at__isnull=True, relay_at__lte=timezone.now())
-    return _claim(due, "relay", limit=limit)
-
-
-def _claim(due, field: str, *, limit: int) -> list[tuple[uuid.UUID, str]]:
-    """Claim the `due` events, oldest relay time first, for this attempt: `<field>_at` moves on
-    with the backoff and `<field>_attempts` counts it. Rows another relay holds are skipped. Each
-    comes with its `traceparent`."""
-    at, attempts_field = f"{field}_at", f"{field}_attempts"
-    now = timezone.now()
-    with transaction.atomic():
-        due = list(
-            due.select_for_update(skip_locked=True)
-            .order_by(at)
-            .values_list("id", attempts_field, "traceparent")[:limit]
-        )
-        for attempts in {attempts for _, attempts, _ in due}:
-            Event.objects.filter(id__in=[id for id, n, _ in due if n == attempts]).update(
-                **{at: now + relay_backoff(attempts + 1), attempts_field: attempts + 1}
-            )
-    return [(id, traceparent) for id, _, traceparent in due]
-
-
-def relay_backoff(attempts: int):
-    return min(settings.OUTBOX_RELAY_AFTER * 2**attempts, settings.OUTBOX_RELAY_MAX_DELAY)
-
-
-def prune_events() -> int:
-    """Dispatched events older than EVENT_RETENTION that no delivery refers to any more (succeeded
-    deliveries are pruned first; failed ones keep their event for a replay)."""
-    cutoff = timezone.now() - settings.EVENT_RETENTION
-    old = Event.objects.filter(created_at__lt=cutoff, dispatched_at__isnull=False, bus_publish_at__isnull=True)
-    return delete_in_batches(old.filter(deliveries__isnull=True))  # `deliveries`: webhooks' reverse relation

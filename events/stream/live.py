@@ -1,10 +1,10 @@
 """The live event stream: a user's events as Server-Sent Events, from a position in commit order
-(`events.positions`), first what the database already holds, then each event as it commits.
+(`events.outbox.positions`), first what the database already holds, then each event as it commits.
 
 The stream waits on the event loop, never in a thread of its own: it looks at the database when a
-wake-up comes (`events.wakeup`), or every EVENT_STREAM_POLL_INTERVAL seconds (at most
+wake-up comes (`events.outbox.wakeup`), or every EVENT_STREAM_POLL_INTERVAL seconds (at most
 ACCESS_CHECK_INTERVAL), sends a comment line at least every EVENT_STREAM_HEARTBEAT seconds, and
-renews its slot (`events.stream_slots`) as it goes. A look runs on a small pool of threads that
+renews its slot (`events.stream.slots`) as it goes. A look runs on a small pool of threads that
 all the process's streams share (LOOK_THREADS: also the most database connections they hold at
 once), and holds its connection only while it runs. Each look also asks whether the stream's
 access still holds, and ends the stream when it does not. Its own buffer is one batch of events:
@@ -26,9 +26,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from events import positions, stream_slots, wakeup
 from events.models import Event
-from events.positions import Position
+from events.outbox import positions, wakeup
+from events.outbox.positions import Position
+from events.stream import slots as stream_slots
 
 BATCH = 100
 # The longest wait between two looks, whatever EVENT_STREAM_POLL_INTERVAL says: a revoked key, a

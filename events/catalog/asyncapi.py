@@ -1,7 +1,7 @@
 """The AsyncAPI 3.0 document of the event bus (CONTRACT §8) and of the live event stream (§9).
 
 Built from the event registry and the same envelope schemas as the OpenAPI document's `webhooks`
-section (`events.catalog`): a type registered by any app appears here with no edit, one channel
+section (`events.catalog.schemas`): a type registered by any app appears here with no edit, one channel
 per event type on the bus (its routing key) and every type on the stream.
 """
 
@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from events import registry
-from events.catalog import envelope_schema_name, openapi_document
+from events.catalog import registry
+from events.catalog.schemas import envelope_schema_name, openapi_document
 
 AMQP_BINDING = "0.3.0"
 HTTP_BINDING = "0.3.0"

@@ -1,6 +1,6 @@
 """The event catalog: every event type, what it means and the shape of its `data`.
 
-The `data` serializers that the producing apps register (`events.registry`) are the one source of
+The `data` serializers that the producing apps register (`events.catalog.registry`) are the one source of
 the event schemas: the OpenAPI document's `webhooks` section is built from them, and
 `GET /v1/event-types` serves the JSON Schemas that drf-spectacular derives from that document.
 """
@@ -11,8 +11,8 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.utils import OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
 
-from events import registry
-from events.registry import EventTypeSpec
+from events.catalog import registry
+from events.catalog.registry import EventTypeSpec
 
 
 def _envelope(spec: EventTypeSpec) -> type[serializers.Serializer]:

@@ -1,5 +1,5 @@
 """The cheap wake-up path of the live stream: after a transaction that recorded events commits
-(on both dispatch routes, `events.services._record`), one Redis PUBLISH names the owners of its
+(on both dispatch routes, `events.outbox.recording._record`), one Redis PUBLISH names the owners of its
 events; each web process listens once and wakes the streams that may show them. The events table
 stays the source of truth: a wake-up only says "look", and a lost one costs a stream at most
 EVENT_STREAM_POLL_INTERVAL seconds.

@@ -2,7 +2,7 @@
 `EVENT_BUS_EXCHANGE`, routing key = the event type, body = the envelope, with publisher confirms.
 
 It knows only events. The outbox around it (which events still await the bus, the relay) is in
-`events.services`; `publish_batch` below is the one place where a publish happens.
+`events.outbox`; `publish_batch` below is the one place where a publish happens.
 
 Why py-amqp (through kombu, both already in the stack) rather than pika: kombu parses the URL and
 declares exchanges and queues for the publisher and the consumers alike, and py-amqp lets a
