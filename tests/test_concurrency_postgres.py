@@ -111,11 +111,12 @@ def sweep_and_linger(index: int, *, sweep) -> int:
 
 
 def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
-    from webhooks import queueing, services
+    from webhooks import services
     from webhooks.models import Delivery, Endpoint
+    from webhooks.pipeline import sweep
 
     first = services.create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
-    with mock.patch("webhooks.handoff.send") as queue:
+    with mock.patch("webhooks.pipeline.handoff.send") as queue:
         event = services.send_test_event(endpoint=first).event
         endpoints = Endpoint.objects.bulk_create(
             Endpoint(owner=customer.user, url=first.url, secret=first.secret) for _ in range(299)
@@ -124,7 +125,7 @@ def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
         Delivery.objects.update(next_attempt_at=timezone.now(), queued_until=None)
         queue.reset_mock()
 
-        swept = run_at_once(4, partial(sweep_and_linger, sweep=queueing.queue_due_deliveries))
+        swept = run_at_once(4, partial(sweep_and_linger, sweep=sweep.queue_due_deliveries))
 
     queued = [delivery_id for call in queue.call_args_list for delivery_id in call.args[0]]
     assert (sum(swept), len(queued), len(set(queued))) == (300, 300, 300)

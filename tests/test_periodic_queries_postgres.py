@@ -89,7 +89,7 @@ def test_no_periodic_query_reads_a_large_table_sequentially(large_store, setting
     with (
         CaptureQueriesContext(connection) as captured,
         mock.patch("celery.app.task.Task.apply_async"),  # what they queue is not the point here
-        mock.patch("webhooks.handoff.send"),  # nor what the webhook sweep hands to the queue
+        mock.patch("webhooks.pipeline.handoff.send"),  # nor what the webhook sweep hands to the queue
         mock.patch("events.bus.rabbitmq.publish_batch", return_value=[]),  # nor what the bus does
     ):
         for task in sorted(tasks):

@@ -9,8 +9,9 @@ import pytest
 import redis
 from django.conf import settings
 
-from webhooks import ratelimit, sending, services
+from webhooks import services
 from webhooks.models import Delivery
+from webhooks.pipeline import ratelimit, sending
 
 pytestmark = pytest.mark.redis  # the limit's slots are Redis's
 

@@ -7,20 +7,21 @@ from django.test.utils import CaptureQueriesContext
 
 from events.models import Event
 from orders.services import place_order
-from webhooks import fanout, health, services, subscriptions
+from webhooks import services
 from webhooks.models import Delivery, Endpoint
+from webhooks.pipeline import fanout, health, subscribers
 
 URL = "http://127.0.0.1:9/hook"
 PAYMENT = {"method": "card", "token": "tok_visa"}
 
 
 def endpoint_ids(owner_ids) -> set:
-    return {endpoint.id for endpoint in subscriptions.endpoints_for(owner_ids)}
+    return {endpoint.id for endpoint in subscribers.endpoints_for(owner_ids)}
 
 
 def queries_for(owner_ids) -> int:
     with CaptureQueriesContext(connection) as queries:
-        subscriptions.endpoints_for(owner_ids)
+        subscribers.endpoints_for(owner_ids)
     return len(queries)
 
 
@@ -54,7 +55,7 @@ def test_every_kind_of_change_is_seen_at_once(customer, make_customer, staff, en
     assert endpoint_ids(owners) == {endpoint.id}
 
     rotated = services.rotate_secret(endpoint=Endpoint.objects.get(id=endpoint.id))
-    (kept,) = subscriptions.endpoints_for(owners)
+    (kept,) = subscribers.endpoints_for(owners)
     assert kept.secret == rotated.secret  # deliveries are signed with the new secret at once
 
     everyone = services.create_endpoint(owner=staff.user, url=URL, event_types=["*"], all_customers=True)

@@ -13,7 +13,7 @@ from werkzeug import Response
 
 from tests.conftest import eventually, order_body
 from webhooks.models import Delivery, Endpoint
-from webhooks.sending import STUCK_AFTER
+from webhooks.pipeline.sending import STUCK_AFTER
 
 pytestmark = pytest.mark.worker
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from werkzeug import Response
 
 from tests.conftest import eventually
-from webhooks.sender import Request, Sender
+from webhooks.pipeline.inflight import Request, Sender
 
 
 class SlowReceiver:

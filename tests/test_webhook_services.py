@@ -10,9 +10,10 @@ from events.models import Event
 from orders.events import OrderEvent
 from orders.services import place_order
 from tests.sending import send_here
-from webhooks import fanout, recording, sending, services, transport
+from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
-from webhooks.sender import Request, Result
+from webhooks.pipeline import fanout, recording, sending, transport
+from webhooks.pipeline.inflight import Request, Result
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +171,7 @@ def test_an_attempt_whose_delivery_was_deleted_meanwhile_does_not_cost_the_other
         services.create_endpoint(owner=customer.user, url=httpserver.url_for(path), event_types=["*"])
         for path in ("/kept", "/removed")
     )
-    with mock.patch("webhooks.handoff.send"):  # sent by hand below, not by a worker
+    with mock.patch("webhooks.pipeline.handoff.send"):  # sent by hand below, not by a worker
         created = [services.send_test_event(endpoint=endpoint).id for endpoint in (kept, removed)]
     claimed = sending.claim(created)
     ok = transport.Response(status=204, body="", error="", duration_ms=3, retry_after=None)

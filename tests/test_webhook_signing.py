@@ -6,7 +6,7 @@ import time
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from webhooks import signing
+from webhooks.pipeline import signing
 
 
 def test_signature_matches_the_specifications_vector():

@@ -6,9 +6,9 @@ import time
 import pytest
 from django.test import Client
 
-from webhooks import transport
 from webhooks.models import Endpoint
-from webhooks.targets import UnsafeTarget, check_url, is_public_address
+from webhooks.pipeline import transport
+from webhooks.pipeline.targets import UnsafeTarget, check_url, is_public_address
 
 FORBIDDEN_URLS = [
     "http://93.184.215.14/hook",  # not https

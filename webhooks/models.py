@@ -32,7 +32,7 @@ def validate_event_types(value) -> None:
 
 class EndpointQuerySet(models.QuerySet):
     """Writes that bypass save() and delete() still announce themselves (`endpoints_changed`), so
-    that no process fans out to subscriptions as they were (`webhooks.subscriptions`)."""
+    that no process fans out to subscriptions as they were (`webhooks.pipeline.subscribers`)."""
 
     def update(self, **kwargs) -> int:
         if updated := super().update(**kwargs):

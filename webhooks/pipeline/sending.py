@@ -2,8 +2,8 @@
 
 A claim leases each delivery to the caller (`lifecycle.claim`): nobody else sends it until the
 lease ends, which is long enough to wait in an endpoint's line and then time out. The sender
-(`webhooks.sender`) runs the requests on its threads and hands each result to
-`webhooks.recording`.
+(`webhooks.pipeline.inflight`) runs the requests on its threads and hands each result to
+`webhooks.pipeline.recording`.
 """
 
 import json
@@ -21,9 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.models import Event
-from webhooks import lifecycle, ordering, ratelimit, recording, signing, transport
 from webhooks.models import Delivery, DeliveryStatus
-from webhooks.sender import Request, Result, Sender
+from webhooks.pipeline import lifecycle, ordering, ratelimit, recording, signing, transport
+from webhooks.pipeline.inflight import Request, Result, Sender
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def send_deliveries(*, delivery_ids: Sequence[uuid.UUID]) -> int:
 
 def submit(requests: list[Request]) -> int:
     """Hand the requests to this process's sender; those to rate-limited endpoints wait for their
-    slot first (`webhooks.ratelimit`); those that cannot be sent (unsigned) fail their attempt at
+    slot first (`webhooks.pipeline.ratelimit`); those that cannot be sent (unsigned) fail their attempt at
     once. Returns how many were taken."""
     if refused := [request for request in requests if request.refusal]:
         requests = [request for request in requests if not request.refusal]
@@ -95,7 +95,7 @@ def _pace(requests: list[Request]) -> None:
 
 def claim(delivery_ids: Sequence[uuid.UUID]) -> list[Delivery]:
     """Lease the pending, unclaimed deliveries among these to the caller; a delivery to a disabled
-    endpoint fails instead, and one waiting in its subject's line (`webhooks.ordering`) is left
+    endpoint fails instead, and one waiting in its subject's line (`webhooks.pipeline.ordering`) is left
     due, for the sweep or its line's hand-off. Concurrent claims of one delivery: one wins."""
     now = timezone.now()
     with transaction.atomic():

@@ -1,7 +1,7 @@
 """Operational events: what the product tells a customer about their own endpoints.
 
 `endpoint.disabled` and `endpoint.enabled` are published by the one function of each state change
-(`webhooks.health`), `delivery.exhausted` by the recording of a delivery's last attempt, each in
+(`webhooks.pipeline.health`), `delivery.exhausted` by the recording of a delivery's last attempt, each in
 the transaction of the change (the outbox). Their subject is `endpoint/<id>`, and the fan-out
 never sends one to the endpoint it is about.
 

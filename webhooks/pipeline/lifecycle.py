@@ -13,7 +13,7 @@ Two leases keep a delivery from being sent twice or lost: `queued_until` (handed
 not handed again before then, and handed again after, if the broker lost it) and
 `sending_until` (claimed by a sender: nobody else sends it until then). Each transition here is
 one statement for all the deliveries it is given; those that hand deliveries to the queue do so
-once the caller's transaction commits (`webhooks.handoff`). What to do with which delivery is
+once the caller's transaction commits (`webhooks.pipeline.handoff`). What to do with which delivery is
 decided by the callers: the fan-out, the sweep, the claim, the recording, the resends.
 """
 
@@ -27,8 +27,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
-from webhooks.handoff import queue_after_commit
 from webhooks.models import Delivery, DeliveryStatus
+from webhooks.pipeline.handoff import queue_after_commit
 
 JITTER = 0.1
 

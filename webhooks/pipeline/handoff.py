@@ -1,5 +1,5 @@
 """The hand-off to the send queue, the bottom floor: deliveries already leased to the queue
-(`webhooks.lifecycle`) go to the `webhooks.send_deliveries` task once the transaction commits, in
+(`webhooks.pipeline.lifecycle`) go to the `webhooks.send_deliveries` task once the transaction commits, in
 batches of WEBHOOK_BATCH_SIZE. The task is sent by its name, so this floor imports no task: the
 tasks sit above everything that hands deliveries on."""
 

@@ -6,16 +6,16 @@ from collections.abc import Sequence
 from django.db import transaction
 
 from events.models import Event
-from webhooks import lifecycle, operational, ordering, sending, subscriptions
 from webhooks.events import WebhookEvent
 from webhooks.models import Delivery, Endpoint
+from webhooks.pipeline import lifecycle, operational, ordering, sending, subscribers
 
 
 def subscribed_endpoints(events: Sequence[Event]) -> dict[uuid.UUID, list[Endpoint]]:
     """For each event, the active endpoints of its owner and the staff endpoints that take every
     customer's events, but for an operational event not the endpoint it is about: at most one
-    query for all of them (`webhooks.subscriptions` keeps them)."""
-    endpoints = subscriptions.endpoints_for({event.owner_id for event in events if event.owner_id})
+    query for all of them (`webhooks.pipeline.subscribers` keeps them)."""
+    endpoints = subscribers.endpoints_for({event.owner_id for event in events if event.owner_id})
     audiences = {}
     for event in events:
         itself = operational.about(event)  # an operational event never goes to the endpoint it is about
@@ -38,7 +38,7 @@ def fan_out(*, events: Sequence[Event], send_here: bool) -> int:
     transaction commits: no claim and no trip through the broker. Otherwise (a shell, a command)
     they are queued to the send tasks. If an event was fanned out before (the relay dispatched it
     again), only missing deliveries are created, and they wait for the due sweep
-    (`webhooks.lifecycle.create`).
+    (`webhooks.pipeline.lifecycle.create`).
     """
     events = [event for event in events if event.type != WebhookEvent.TEST]  # sent to one endpoint only
     if not events:

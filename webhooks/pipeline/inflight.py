@@ -30,7 +30,7 @@ from django.utils import timezone
 from urllib3.util import parse_url
 
 from core import tracing
-from webhooks import transport
+from webhooks.pipeline import transport
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from webhooks import operational
 from webhooks.events import WebhookEvent
 from webhooks.models import Endpoint
-from webhooks.sender import Result
+from webhooks.pipeline import operational
+from webhooks.pipeline.inflight import Result
 
 logger = logging.getLogger(__name__)
 

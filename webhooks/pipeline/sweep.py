@@ -10,8 +10,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from webhooks import lifecycle
 from webhooks.models import Delivery, DeliveryStatus
+from webhooks.pipeline import lifecycle
 
 
 def queue_due_deliveries(*, limit: int = 5000) -> int:

@@ -8,7 +8,7 @@ A receiver is not trusted to behave:
   wakes whatever read or write is waiting, whatever stage the exchange is at (TLS handshake,
   status line, headers, body).
 - Each new connection resolves the host once, checks every address against
-  `webhooks.targets`, and connects to a checked address (the TLS name and Host header stay the
+  `webhooks.pipeline.targets`, and connects to a checked address (the TLS name and Host header stay the
   URL's host): no second lookup can answer differently.
 - Only the first KiB of the body is read; a longer body is not read on, its connection is dropped.
 - Errors are a few fixed phrases that never name the URL, its path or query, nor say why a
@@ -36,7 +36,7 @@ from django.utils import timezone
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from webhooks import targets
+from webhooks.pipeline import targets
 
 RESPONSE_BODY_LIMIT = 1024
 USER_AGENT = "PetstoreEvents-Webhooks/1.0"

@@ -2,9 +2,9 @@
 
 The sender's results are written in bulk by its recorder thread. A delivery that succeeded, got
 `410 Gone` or spent its schedule is settled; one that failed gets its next attempt's time in the
-database, where the due sweep (`webhooks.queueing`) finds it; `webhooks.lifecycle` writes either.
-What the results say about their endpoints goes to `webhooks.health`; a delivery that spent its
-schedule gives a `delivery.exhausted` (`webhooks.operational`), in the same transaction.
+database, where the due sweep (`webhooks.pipeline.sweep`) finds it; `webhooks.pipeline.lifecycle` writes either.
+What the results say about their endpoints goes to `webhooks.pipeline.health`; a delivery that spent its
+schedule gives a `delivery.exhausted` (`webhooks.pipeline.operational`), in the same transaction.
 
 Whatever a receiver answered, its outcome is recorded on its own: what is stored is cleaned (no
 NUL, valid UTF-8, bounded), `Retry-After` is bounded by the schedule, and a batch the database
@@ -23,10 +23,11 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.utils import timezone
 
 from core import log_context
-from webhooks import health, lifecycle, metrics, operational, ordering, transport
-from webhooks.lifecycle import JITTER
+from webhooks import metrics
 from webhooks.models import Attempt, Delivery, DeliveryStatus
-from webhooks.sender import Result
+from webhooks.pipeline import health, lifecycle, operational, ordering, transport
+from webhooks.pipeline.inflight import Result
+from webhooks.pipeline.lifecycle import JITTER
 
 logger = logging.getLogger(__name__)
 
