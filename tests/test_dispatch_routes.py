@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # real commits: the hand-o
 def record_test_event() -> Event:
     endpoint_id = str(uuid.uuid4())
     with transaction.atomic():
-        return recording.publish(
+        return recording.record(
             type="webhook.test", subject=f"endpoint/{endpoint_id}", data={"endpoint_id": endpoint_id, "message": "hi"}
         )
 

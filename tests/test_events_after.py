@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 
 from events.models import Event
-from events.outbox.recording import publish
+from events.outbox import recording
 from tests.conftest import eventually
 
 ENDPOINT = "01a21e2f-fc12-765a-8dee-4ba611df3c37"
@@ -16,7 +16,7 @@ OTHER_ENDPOINT = "01a21e2f-fc12-765a-8dee-4ba611df3c38"
 
 def record(owner, message: str, type: str = "webhook.test", endpoint: str = ENDPOINT) -> Event:
     with transaction.atomic():
-        return publish(
+        return recording.record(
             type=type, subject=f"endpoint/{endpoint}", owner=owner, data={"endpoint_id": endpoint, "message": message}
         )
 
@@ -57,7 +57,7 @@ def test_an_event_committed_late_with_a_smaller_id_is_not_skipped(customer):
 
     def slow_writer():
         with transaction.atomic():
-            slow["event"] = publish(
+            slow["event"] = recording.record(
                 type="webhook.test",
                 subject=f"endpoint/{ENDPOINT}",
                 owner=customer.user,

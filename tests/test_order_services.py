@@ -45,13 +45,13 @@ def test_placing_an_order_reserves_stock_and_records_order_created(customer, pet
 
 
 def test_placing_an_order_dispatches_its_event_only_after_commit(customer, pet, django_capture_on_commit_callbacks):
-    with mock.patch("events.outbox.handoff.current_app.send_task") as publish:
+    with mock.patch("events.outbox.handoff.current_app.send_task") as queued_dispatch:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             place(customer.user, pet)
-        publish.assert_not_called()
+        queued_dispatch.assert_not_called()
         for callback in callbacks:
             callback()
-    publish.assert_called_once()
+    queued_dispatch.assert_called_once()
 
 
 @pytest.mark.django_db(transaction=True)  # real commits, so on-commit hooks run inside the task

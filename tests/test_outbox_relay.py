@@ -19,7 +19,7 @@ def undispatched_events(count: int) -> list[Event]:
     for _ in range(count):
         endpoint_id = str(uuid.uuid4())
         data = {"endpoint_id": endpoint_id, "message": "relay me"}
-        events.append(recording.publish(type="webhook.test", subject=f"endpoint/{endpoint_id}", data=data))
+        events.append(recording.record(type="webhook.test", subject=f"endpoint/{endpoint_id}", data=data))
     Event.objects.update(relay_at=timezone.now() - timedelta(seconds=1))  # their relay time has come
     return events
 

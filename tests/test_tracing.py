@@ -126,7 +126,7 @@ def test_an_event_keeps_the_trace_of_the_request_that_recorded_it(spans, custome
 @pytest.mark.django_db
 def test_a_relayed_event_is_handed_on_in_the_trace_of_its_request_not_of_the_relay(spans):
     with tracing.span("POST /v1/orders", parent="") as request:
-        event = recording.publish(type="webhook.test", subject="endpoint/1", data={"endpoint_id": "1", "message": "m"})
+        event = recording.record(type="webhook.test", subject="endpoint/1", data={"endpoint_id": "1", "message": "m"})
     Event.objects.update(relay_at=event.created_at)
     headers = []
 
@@ -149,7 +149,7 @@ def test_a_relayed_event_is_handed_on_in_the_trace_of_its_request_not_of_the_rel
 @pytest.mark.django_db
 def test_an_events_later_hops_are_spans_of_its_trace_and_a_batch_links_the_traces_of_the_others(spans):
     first, second = (
-        recording.publish(type="webhook.test", subject="endpoint/1", data={"endpoint_id": "1", "message": m})
+        recording.record(type="webhook.test", subject="endpoint/1", data={"endpoint_id": "1", "message": m})
         for m in ("a", "b")
     )  # outside any span: each in a trace of its own
     first.traceparent = first.traceparent[:-2] + "01"  # sampled, as a request's would be
@@ -168,7 +168,7 @@ def test_an_events_later_hops_are_spans_of_its_trace_and_a_batch_links_the_trace
 
 @pytest.mark.django_db
 def test_with_tracing_off_an_events_hops_make_no_span_and_messages_carry_its_traceparent():
-    event = recording.publish(type="webhook.test", subject="endpoint/1", data={"endpoint_id": "1", "message": "m"})
+    event = recording.record(type="webhook.test", subject="endpoint/1", data={"endpoint_id": "1", "message": "m"})
     with events_tracing.span_for(event, "publish webhook.test") as span:
         assert span is None
         assert events_tracing.message_headers(event, span) == {"traceparent": event.traceparent}

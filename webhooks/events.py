@@ -1,5 +1,5 @@
 """The events the webhooks app produces itself: the test event, and the operational events that
-tell an endpoint's owner about their endpoints (published by `webhooks.pipeline.operational`)."""
+tell an endpoint's owner about their endpoints (recorded by `webhooks.pipeline.operational`)."""
 
 from enum import StrEnum
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from core.pruning import delete_in_batches
 from events.models import Event
-from events.outbox.recording import publish
+from events.outbox.recording import record
 from events.subjects import subject
 from webhooks.events import WebhookEvent
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -116,7 +116,7 @@ def forget_expired_secrets() -> int:
 @transaction.atomic
 def send_test_event(*, endpoint: Endpoint) -> Delivery:
     """A `webhook.test` event for this endpoint alone."""
-    event = publish(
+    event = record(
         type=WebhookEvent.TEST,
         subject=subject("endpoint", endpoint.id),
         owner=endpoint.owner,

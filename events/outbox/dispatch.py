@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core import log_context
 from events.bus import rabbitmq as bus
-from events.metrics import EVENTS_PUBLISHED
+from events.metrics import EVENTS_DISPATCHED
 from events.models import Event
 from events.signals import events_published
 
@@ -53,7 +53,7 @@ def _mark_dispatched(events: Sequence[Event]) -> int:
 
 def _dispatched(events: Sequence[Event]) -> None:
     for event in events:
-        EVENTS_PUBLISHED.labels(event.type).inc()
+        EVENTS_DISPATCHED.labels(event.type).inc()
         logger.info("%s dispatched", event.type)
     if bus.enabled():
         publish_to_bus(events)

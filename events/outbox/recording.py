@@ -1,6 +1,6 @@
 """The outbox: events written in their change's transaction, and how they reach their consumers.
 
-An event is recorded (`publish`) in the caller's transaction and dispatched (`dispatch`: handed
+An event is recorded (`record`) in the caller's transaction and dispatched (`dispatch`: handed
 to the `events_published` receivers and marked dispatched) by one of two routes, which the caller
 chooses in plain sight:
 
@@ -80,12 +80,12 @@ def dispatching_here() -> Iterator[None]:
         _here.reset(token)
 
 
-def publish(*, type: str, subject: str, data: dict, owner: User | None = None) -> Event:
+def record(*, type: str, subject: str, data: dict, owner: User | None = None) -> Event:
     """Record an event in the caller's transaction and dispatch it by the caller's route (above).
     If a hand-off after the commit fails (the broker cannot be reached, the worker dies), the
     caller still succeeds: what was lost is found again from the database.
 
-    Inside `publishing_together()`, the event is written with the others when the block ends."""
+    Inside `recording_together()`, the event is written with the others when the block ends."""
     event = Event(type=type, subject=subject, data=data, owner=owner)
     if (batch := _batch.get()) is not None:
         batch.append(event)
@@ -95,8 +95,8 @@ def publish(*, type: str, subject: str, data: dict, owner: User | None = None) -
 
 
 @contextmanager
-def publishing_together() -> Iterator[None]:
-    """The events published inside this block (in one transaction) are written in one INSERT as
+def recording_together() -> Iterator[None]:
+    """The events recorded inside this block (in one transaction) are written in one INSERT as
     it ends, and dispatched together."""
     token = _batch.set(events := [])
     try:
@@ -149,6 +149,6 @@ def _number(events: list[Event]) -> None:
             [value for subject in subjects for value in (subject, counts[subject])],
         )
         last = dict(cursor.fetchall())
-    for event in events:  # the batch's events of one subject, numbered in the order they were published
+    for event in events:  # the batch's events of one subject, numbered in the order they were recorded
         event.sequence = last[event.subject] - counts[event.subject] + 1
         counts[event.subject] -= 1

@@ -4,7 +4,7 @@ A success clears an endpoint's streak; a failure starts one; `410 Gone` disables
 once, and a streak longer than WEBHOOK_DISABLE_AFTER disables it and tells its owner by e-mail.
 
 `disable` and `enable` are the only ways an endpoint changes state (the recorder, the API's PATCH
-and the admin all call them): each changes the row only if it is in the other state, and publishes
+and the admin all call them): each changes the row only if it is in the other state, and records
 its operational event only then, in the same transaction, so every change gives exactly one
 event, however many callers race for it.
 """
@@ -51,7 +51,7 @@ def record_results(latest: Iterable[Result], now) -> None:
 
 
 def disable(endpoint: Endpoint, *, reason: Endpoint.DisabledReason) -> bool:
-    """Disable an active endpoint and publish `endpoint.disabled`; False if it was not active."""
+    """Disable an active endpoint and record `endpoint.disabled`; False if it was not active."""
     now = timezone.now()
     if not Endpoint.objects.filter(id=endpoint.id, is_active=True).update(
         is_active=False, disabled_reason=reason, updated_at=now
@@ -66,7 +66,7 @@ def disable(endpoint: Endpoint, *, reason: Endpoint.DisabledReason) -> bool:
 
 
 def enable(endpoint: Endpoint) -> bool:
-    """Enable a disabled endpoint with a fresh streak and publish `endpoint.enabled`; False if it
+    """Enable a disabled endpoint with a fresh streak and record `endpoint.enabled`; False if it
     was active."""
     now = timezone.now()
     if not Endpoint.objects.filter(id=endpoint.id, is_active=False).update(

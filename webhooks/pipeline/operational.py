@@ -1,6 +1,6 @@
 """Operational events: what the product tells a customer about their own endpoints.
 
-`endpoint.disabled` and `endpoint.enabled` are published by the one function of each state change
+`endpoint.disabled` and `endpoint.enabled` are recorded by the one function of each state change
 (`webhooks.pipeline.health`), `delivery.exhausted` by the recording of a delivery's last attempt, each in
 the transaction of the change (the outbox). Their subject is `endpoint/<id>`, and the fan-out
 never sends one to the endpoint it is about.
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from django.contrib.auth.models import User
 
 from events.models import Event
-from events.outbox.recording import publish, publishing_together
+from events.outbox.recording import record, recording_together
 from events.subjects import split, subject
 from webhooks.events import OPERATIONAL, WebhookEvent
 from webhooks.models import Delivery, Endpoint
@@ -39,7 +39,7 @@ def about(event: Event) -> uuid.UUID | None:
 def endpoint_changed(endpoint: Endpoint, *, type: WebhookEvent, owner: User) -> Event:
     """`endpoint.disabled` or `endpoint.enabled`, with the endpoint as it now is (its URL redacted:
     staff endpoints and the stream see these events too)."""
-    return publish(
+    return record(
         type=type,
         subject=subject("endpoint", endpoint.id),
         owner=owner,
@@ -75,9 +75,9 @@ def deliveries_exhausted(deliveries: Sequence[Delivery]) -> list[Event]:
     if not deliveries:
         return []
     owners = User.objects.in_bulk({delivery.endpoint.owner_id for delivery in deliveries})
-    with publishing_together():
+    with recording_together():
         return [
-            publish(
+            record(
                 type=WebhookEvent.DELIVERY_EXHAUSTED,
                 subject=subject("endpoint", delivery.endpoint_id),
                 owner=owners.get(delivery.endpoint.owner_id),
