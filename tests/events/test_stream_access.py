@@ -21,7 +21,7 @@ from events.stream import live as stream
 from events.stream import slots as stream_slots
 from inventory.services import create_pet
 from tests.conftest import eventually, order_body
-from tests.test_event_stream import (
+from tests.events.test_event_stream import (
     _reader,
     next_event_of,
     order_of,

@@ -45,12 +45,12 @@ CONFIG = schemathesis.Config.from_dict(
             {"include-operation-id": "webhooks_create", "checks": accepted_besides("400")},
             {"include-operation-id": "webhooks_partial_update", "checks": accepted_besides("400")},
             # A cursor is opaque: any string is valid by the schema, and one the API did not give is
-            # a 400 (tests/test_schema_agreement.py pins the lists' other parameters).
+            # a 400 (tests/api/test_schema_agreement.py pins the lists' other parameters).
             {"include-operation-id-regex": "(_list|^list_api_keys)$", "checks": accepted_besides("400")},
         ]
     }
 )
-# The event stream answers forever (and needs the ASGI side): tests/test_event_stream.py covers it.
+# The event stream answers forever (and needs the ASGI side): tests/events/test_event_stream.py covers it.
 schema = schemathesis.openapi.from_wsgi("/v1/schema?format=json", application, config=CONFIG).exclude(
     operation_id="events_stream"
 )

@@ -11,7 +11,7 @@ import pytest
 
 from events.models import Event
 from tests.conftest import eventually
-from tests.test_webhook_delivery import received, subscribe
+from tests.webhooks.test_webhook_delivery import received, subscribe
 from webhooks.models import Delivery
 
 pytestmark = pytest.mark.worker

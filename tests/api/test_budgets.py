@@ -39,7 +39,7 @@ REQUEST_BUDGET = 8
 # records events bumps its subjects' sequence counters in one statement (the payment's, and the
 # e-mail's order.completed); the subscribed endpoints are kept by each process, not read per event.
 # One more than before: the dispatch reads its event back by id rather than trust the message,
-# which anyone who can write to the broker could have forged (tests/test_forged_dispatch.py).
+# which anyone who can write to the broker could have forged (tests/events/test_forged_dispatch.py).
 ORDER_WORK_BUDGET = 19
 STATEMENTS_PER_RECORDED_BATCH = 2  # the attempts in one INSERT, the deliveries in one UPDATE
 MESSAGE_BUDGET = 4
