@@ -4,7 +4,7 @@
 Two doors into one Django project:
 
 - `GET /v1/events/stream` goes through Django's ASGI handler to a streaming response
-  (`events.stream`): an open stream waits on the event loop and holds no thread. The handler
+  (`events.stream.live`): an open stream waits on the event loop and holds no thread. The handler
   runs the request's synchronous part (middleware, the view's checks) on the process's one
   thread for such code, not on a thread of the request's own that would idle as long as the
   stream stays open; the stream's looks run on the shared pool. At most
