@@ -55,7 +55,7 @@ test: $(VENV)/installed-dev $(ASYNCAPI_TOOLS)/node_modules/.installed $(A11Y_TOO
 
 # The fast lane, for the edit-test loop: no service at all (no Redis, PostgreSQL, RabbitMQ, worker
 # process or browser; the broker and the cache in memory, tests/settings.py), on SQLite, in lanes.
-test-fast: $(VENV)/installed-dev
+test-fast: $(VENV)/installed-dev $(ASYNCAPI_TOOLS)/node_modules/.installed
 	PETSTORE_TEST_NO_SERVICES=1 $(BIN)/pytest $(PYTEST_LANES) -m "not worker and not postgres and not redis"
 
 bench: $(VENV)/installed-dev .secret_key

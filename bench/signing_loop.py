@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from webhooks.signing import new_secret, sign
+from webhooks.pipeline.signing import new_secret, sign
 
 
 def post_signed(url: str, count: int) -> None:

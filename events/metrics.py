@@ -8,7 +8,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from events.selectors import bus_backlog, outbox_backlog
 
-EVENTS_PUBLISHED = Counter("petstore_events_published_total", "Events dispatched to their consumers", ["type"])
+# Exported under the name of the signal it counts (`events_published`), which dashboards know.
+EVENTS_DISPATCHED = Counter("petstore_events_published_total", "Events dispatched to their consumers", ["type"])
 BUS_PUBLISHED = Counter("petstore_bus_published_total", "Events the event bus confirmed", ["type"])
 BUS_UNCONFIRMED = Counter(
     "petstore_bus_unconfirmed_total", "Publishes to the event bus not confirmed (left for the relay)"

@@ -11,7 +11,7 @@ def default_relay_at():
 
 class CurrentTransactionId(Func):
     """The writing transaction's id, as the database assigns it: the first half of an event's
-    commit position (see `events.positions`). On SQLite, whose writers take turns from BEGIN to
+    commit position (see `events.outbox.positions`). On SQLite, whose writers take turns from BEGIN to
     COMMIT, ids are already in commit order and this is 0."""
 
     output_field = models.BigIntegerField()

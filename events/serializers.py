@@ -3,7 +3,7 @@ import re
 from rest_framework import serializers
 
 from core.serializers import FilterSerializer
-from events import registry
+from events.catalog import registry
 from events.models import Event
 
 

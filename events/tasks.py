@@ -1,25 +1,26 @@
-"""Thin tasks: load by id, call the service. Events enter the queue through `events.handoff`."""
+"""Thin tasks: load by id, call the service. Events enter the queue through `events.outbox.handoff`."""
 
 import logging
 
 from celery import shared_task
 
-from events import bus, handoff, services
+from events.bus import rabbitmq as bus
+from events.outbox import dispatch, handoff, relay, retention
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="events.dispatch_event")  # queued by name: events.handoff
+@shared_task(name="events.dispatch_event")  # queued by name: events.outbox.handoff
 def dispatch_event(event_id: str, *ignored) -> None:
     # By id alone: anyone who can write to the broker could put any event in a message, and what
     # is signed and sent must be what the database holds. (Messages queued by earlier versions
     # carry the event as a second argument; it is not read.)
-    services.dispatch_by_id(event_id=event_id)
+    dispatch.dispatch_by_id(event_id=event_id)
 
 
 @shared_task(name="events.relay_undispatched_events")
 def relay_undispatched_events() -> int:
-    claimed = services.claim_events_to_relay()
+    claimed = relay.claim_events_to_relay()
     for event_id, traceparent in claimed:
         handoff.queue_dispatch(event_id, traceparent=traceparent)  # by id: the worker reads it back
     if claimed:
@@ -31,7 +32,7 @@ def relay_undispatched_events() -> int:
 def relay_unpublished_events() -> int:
     if not bus.enabled():
         return 0
-    confirmed = services.relay_to_bus()
+    confirmed = relay.relay_to_bus()
     if confirmed:
         logger.info("bus relay: %d events published again", confirmed)
     return confirmed
@@ -39,4 +40,4 @@ def relay_unpublished_events() -> int:
 
 @shared_task(name="events.prune_events")
 def prune_events() -> int:
-    return services.prune_events()
+    return retention.prune_events()

@@ -6,7 +6,7 @@ class InventoryConfig(AppConfig):
     verbose_name = "Catalog and inventory"
 
     def ready(self) -> None:
-        from events import registry
+        from events.catalog import registry
         from inventory.events import EVENT_TYPES
 
         registry.register(*EVENT_TYPES)

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.models import F, ProtectedError
 
 from core.errors import DomainError
-from events.services import publish
+from events.outbox.recording import record
 from inventory.events import InventoryEvent, pet_subject
 from inventory.models import MAX_STOCK, Pet
 from inventory.serializers import PetSerializer
@@ -39,7 +39,7 @@ class UnknownPet(DomainError):
 
 
 def publish_stock_change(pet: Pet) -> None:
-    publish(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
+    record(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
 
 
 def create_pet(
@@ -128,7 +128,7 @@ def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:
         )
         publish_stock_change(pet)
         if pet.stock <= pet.low_stock_threshold:
-            publish(type=InventoryEvent.LOW_STOCK, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
+            record(type=InventoryEvent.LOW_STOCK, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
 
 
 def release(*, quantities: Mapping[uuid.UUID, int], committed: bool) -> None:

@@ -4,7 +4,7 @@ from enum import StrEnum
 
 from rest_framework import serializers
 
-from events.registry import EventTypeSpec
+from events.catalog.registry import EventTypeSpec
 from events.subjects import subject
 from orders.models import Order, OrderStatus
 from orders.serializers import OrderSerializer, PaymentSerializer

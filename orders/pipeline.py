@@ -1,7 +1,7 @@
 """The order pipeline's one routing table: which steps follow each event.
 
 The dispatcher's receiver (`orders.receivers`) queues the steps that follow an event as it is
-published; the stalled-order sweep queues the steps that followed an order's events but are not
+dispatched; the stalled-order sweep queues the steps that followed an order's events but are not
 done yet. Both read `STEPS_AFTER`, and `orders.tasks.queue_steps` turns steps into tasks. The
 stock is committed in the payment's own transaction, so it follows no event; the sweep still
 repairs a paid order whose stock was never committed.

@@ -24,7 +24,7 @@ from core import log_context
 from core.errors import DomainError, TryAgainLater
 from core.pruning import delete_in_batches
 from events.models import Event
-from events.services import publish, publishing_together
+from events.outbox.recording import record, recording_together
 from inventory import services as inventory
 from orders.emails import build_order_email
 from orders.events import OrderEvent, PaymentEvent, order_subject
@@ -106,7 +106,7 @@ def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency
             order = _create_order(user=user, items=items, payment=payment)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint, order=order)
-            event = publish(
+            event = record(
                 type=OrderEvent.CREATED, subject=order_subject(order), owner=user, data={"order": represent(order)}
             )
             inventory.reserve(quantities=_quantities_of(items))  # last: it holds the pets' row locks
@@ -162,13 +162,13 @@ def _fingerprint(*, items: Sequence[dict], payment: dict) -> str:
 def _replay(*, user: User, key: str, fingerprint: str) -> PlacedOrder | None:
     expired_before = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
     IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=expired_before).delete()
-    record = IdempotencyKey.objects.filter(user=user, key=key).select_related("order").first()
-    if record is None:
+    kept = IdempotencyKey.objects.filter(user=user, key=key).select_related("order").first()
+    if kept is None:
         return None
-    if record.fingerprint != fingerprint:
+    if kept.fingerprint != fingerprint:
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
-    created = Event.objects.get(subject=order_subject(record.order_id), type=OrderEvent.CREATED)
-    return PlacedOrder(order=record.order, representation=created.data["order"], replayed=True)
+    created = Event.objects.get(subject=order_subject(kept.order_id), type=OrderEvent.CREATED)
+    return PlacedOrder(order=kept.order, representation=created.data["order"], replayed=True)
 
 
 def _locked(order_id: uuid.UUID, *, with_related: Sequence[str] = ("items",)) -> Order:
@@ -192,7 +192,7 @@ def _transition(order: Order, new_status: OrderStatus) -> None:
     order.status = new_status
     order.steps_left = True  # the new status may have steps of its own (a mail, the stock)
     order.save()
-    publish(
+    record(
         type=OrderEvent.STATUS_CHANGED,
         subject=order_subject(order),
         owner=order.user,
@@ -201,11 +201,11 @@ def _transition(order: Order, new_status: OrderStatus) -> None:
 
 
 def _publish_order_event(order: Order, type: OrderEvent) -> None:
-    publish(type=type, subject=order_subject(order), owner=order.user, data={"order": represent(order)})
+    record(type=type, subject=order_subject(order), owner=order.user, data={"order": represent(order)})
 
 
 def _publish_payment_event(order: Order, type: PaymentEvent) -> None:
-    publish(
+    record(
         type=type,
         subject=order_subject(order),
         owner=order.user,
@@ -221,7 +221,7 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
     locked while the gateway answers, so a concurrent cancel waits and sees the outcome; the
     gateway's idempotency key keeps a repeated attempt from charging twice.
     """
-    with transaction.atomic(), publishing_together():
+    with transaction.atomic(), recording_together():
         order = _locked(order_id)
         if order.status != OrderStatus.PLACED or order.payment_status != PaymentStatus.PENDING:
             return order
@@ -253,7 +253,7 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
 def commit_stock(*, order_id: uuid.UUID) -> Order:
     """The order is paid: its reserved units are sold for good. The payment does this itself; as a
     step of its own it repairs a paid order whose stock was never committed."""
-    with transaction.atomic(), publishing_together():
+    with transaction.atomic(), recording_together():
         order = _locked(order_id, with_related=("items", "emails"))
         if order.status not in PAID or order.stock_committed_at:
             return order
@@ -279,7 +279,7 @@ def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
     dies after the mail left but before the commit leaves no record, so the mail goes again: its
     Message-ID is fixed per order and kind, so mail clients show the two as one.
     """
-    with transaction.atomic(), publishing_together():
+    with transaction.atomic(), recording_together():
         order = _locked(order_id, with_related=(Prefetch("items", OrderItem.objects.select_related("pet")), "emails"))
         sent = _sent_emails(order)
         if kind in sent or not _record_email(order, kind):

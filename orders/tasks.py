@@ -2,7 +2,7 @@
 pipeline's steps (`orders.pipeline`) enter the queue.
 
 A task whose service records events calls it `with dispatching_here():` the worker is already in
-the background, so it dispatches those events itself, in their transaction (`events.services`).
+the background, so it dispatches those events itself, in their transaction (`events.outbox.recording`).
 """
 
 import logging
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from celery import shared_task
 
-from events.services import dispatching_here
+from events.outbox.recording import dispatching_here
 from orders import services
 from orders.payments import PaymentTemporarilyFailed
 from orders.pipeline import MAIL_SENT_BY, Step

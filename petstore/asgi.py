@@ -4,10 +4,10 @@
 Two doors into one Django project:
 
 - `GET /v1/events/stream` (and the portal's `/portal/events/stream`) goes through Django's ASGI
-  handler to a streaming response (`events.stream`): an open stream waits on the event loop and
-  holds no thread. The handler runs the request's synchronous part (middleware, the view's checks) on the process's one
-  thread for such code, not on a thread of the request's own that would idle as long as the
-  stream stays open; the stream's looks run on the shared pool. At most
+  handler to a streaming response (`events.stream.live`): an open stream waits on the event loop
+  and holds no thread. The handler runs the request's synchronous part (middleware, the view's
+  checks) on the process's one thread for such code, not on a thread of the request's own that
+  would idle as long as the stream stays open; the stream's looks run on the shared pool. At most
   MAX_EVENT_STREAMS_PER_PROCESS streams are open in a process: one more is a 503 before any work.
 - Every other path goes to the WSGI application on a pool of WEB_THREADS threads (a2wsgi), as
   under a threaded gunicorn. Django's ASGI handler runs a sync view through `sync_to_async` with a

@@ -247,7 +247,7 @@ SPECTACULAR_SETTINGS = {
         "core.openapi.add_links",
         "core.openapi.text_as_drf_reads_it",
     ],
-    "WEBHOOKS": "events.catalog.OPENAPI_WEBHOOKS",
+    "WEBHOOKS": "events.catalog.schemas.OPENAPI_WEBHOOKS",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "PaymentStatusEnum": "orders.models.PaymentStatus",
@@ -385,8 +385,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "queue_order_strategy": "round_robin",
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing after commit must not hang a request while the broker is down: the outbox relay
-# sends what could not be published.
+# Queueing a task after commit must not hang a request while the broker is down: the outbox
+# relay queues again what could not be queued.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_DEFAULT_QUEUE = "orders"
 CELERY_TASK_QUEUES = [Queue("events"), Queue("orders"), Queue("webhooks")]

@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from accounts.views import TokenDetailView, TokenView, UserRegistrationView
-from events.views import AsyncApiView, EventStreamView, EventTypesView, EventViewSet
+from events.stream.views import EventStreamView
+from events.views import AsyncApiView, EventTypesView, EventViewSet
 from inventory.views import InventoryView, PetViewSet
 from orders.views import OrderViewSet
 from petstore import health

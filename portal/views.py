@@ -18,10 +18,11 @@ from rest_framework import renderers
 from accounts.throttling import ApiKeyRateThrottle
 from core.errors import DomainError
 from core.problems import flatten_errors
-from events import positions, stream, stream_slots
-from events.catalog import event_types
+from events.catalog.registry import known_patterns
+from events.catalog.schemas import event_types
 from events.models import Event
-from events.registry import known_patterns
+from events.outbox import positions
+from events.stream import live, slots
 from portal import charts, forms, services
 from portal.authentication import COOKIE, COOKIE_PATH
 from portal.examples import example_of
@@ -348,7 +349,7 @@ class EventStreamRenderer(renderers.BaseRenderer):
 
 
 class EventStreamView(PortalView):
-    """The customer's events live: the API's event stream (`events.stream`), its per-user limit
+    """The customer's events live: the API's event stream (`events.stream.live`), its per-user limit
     and its looks, authorised by the portal session, which it asks again at every look."""
 
     renderer_classes = [EventStreamRenderer, renderers.TemplateHTMLRenderer]
@@ -357,11 +358,11 @@ class EventStreamView(PortalView):
         cookie = request._request.COOKIES[COOKIE]
         customer = self.customer
         events = Event.objects.filter(owner=customer)  # the customer's alone, even when they are staff
-        slot = stream_slots.take(user_id=customer.id)
+        slot = slots.take(user_id=customer.id)
         if not connection.in_atomic_block:
             connection.close()  # the stream looks with a connection of its own, only while it looks
         response = StreamingHttpResponse(
-            stream.stream(
+            live.stream(
                 user=customer,
                 events=events,
                 start=positions.tail(),

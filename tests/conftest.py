@@ -275,7 +275,7 @@ def _events_match_the_catalog(request):
 def assert_events_match_the_catalog() -> None:
     from jsonschema import Draft202012Validator
 
-    from events.catalog import event_types
+    from events.catalog.schemas import event_types
     from events.models import Event
 
     validators = {entry["type"]: Draft202012Validator(entry["schema"]) for entry in event_types()}

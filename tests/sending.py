@@ -5,9 +5,9 @@ from collections.abc import Sequence
 
 from django.utils import timezone
 
-from webhooks import recording, sending, transport
 from webhooks.models import Attempt
-from webhooks.sender import Result
+from webhooks.pipeline import recording, sending, transport
+from webhooks.pipeline.inflight import Result
 
 
 def send_here(delivery_ids: Sequence) -> list[Attempt]:

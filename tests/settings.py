@@ -28,7 +28,7 @@ if NO_SERVICES:
 os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 os.environ.setdefault("WEBHOOK_TIMEOUT", "3")
-# Tests send many test events to load the sender; tests/test_webhooks_api.py checks the limit itself.
+# Tests send many test events to load the sender; tests/webhooks/test_webhooks_api.py checks the limit itself.
 os.environ.setdefault("WEBHOOK_TEST_RATE_LIMIT", "1000/min")
 # Metrics of the test process and of the workers it starts meet here, as in production.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="petstore-metrics-"))

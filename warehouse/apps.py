@@ -7,7 +7,7 @@ class WarehouseConfig(AppConfig):
     verbose_name = "Warehouse (fulfilment from the event bus)"
 
     def ready(self) -> None:
-        from events import bus
+        from events.bus import rabbitmq as bus
 
         # Declared by every process that publishes, so that completed orders wait in the queue
         # even before the warehouse first starts (or while it is down).

@@ -7,9 +7,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from core.admin import ReadOnlyTabularInline
-from webhooks import selectors, services, signing
+from webhooks import selectors, services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, FailedDelivery
-from webhooks.targets import UnsafeTarget, check_url
+from webhooks.pipeline import signing
+from webhooks.pipeline.targets import UnsafeTarget, check_url
 
 
 class EndpointForm(forms.ModelForm):

@@ -1,11 +1,11 @@
 """The events the webhooks app produces itself: the test event, and the operational events that
-tell an endpoint's owner about their endpoints (published by `webhooks.operational`)."""
+tell an endpoint's owner about their endpoints (recorded by `webhooks.pipeline.operational`)."""
 
 from enum import StrEnum
 
 from rest_framework import serializers
 
-from events.registry import EventTypeSpec
+from events.catalog.registry import EventTypeSpec
 from webhooks.models import Endpoint
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from uuid6 import uuid7
 
 from core.encryption import EncryptedTextField, Unreadable
-from events import registry
+from events.catalog import registry
 from webhooks.signals import endpoints_changed
 
 MAX_RATE_LIMIT = 10_000  # deliveries per second
@@ -32,7 +32,7 @@ def validate_event_types(value) -> None:
 
 class EndpointQuerySet(models.QuerySet):
     """Writes that bypass save() and delete() still announce themselves (`endpoints_changed`), so
-    that no process fans out to subscriptions as they were (`webhooks.subscriptions`)."""
+    that no process fans out to subscriptions as they were (`webhooks.pipeline.subscribers`)."""
 
     def update(self, **kwargs) -> int:
         if updated := super().update(**kwargs):

@@ -11,8 +11,9 @@ from django.dispatch import receiver
 
 from events.models import Event
 from events.signals import events_published
-from webhooks import fanout, sending, subscriptions, tasks
+from webhooks import tasks
 from webhooks.models import Endpoint
+from webhooks.pipeline import fanout, sending, subscribers
 from webhooks.signals import endpoints_changed
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
     """A webhook problem never undoes the change that recorded the events (a payment taken): the
     fan-out runs in a savepoint, and if it fails it is rolled back alone, logged, and tried again
     by a task once the change has committed (fan-outs are idempotent). Events are dispatched in a
-    worker, on either route (`events.services`), so this worker's sender takes the deliveries."""
+    worker, on either route (`events.outbox.recording`), so this worker's sender takes the deliveries."""
     try:
         with transaction.atomic():
             fanout.fan_out(events=events, send_here=True)
@@ -37,7 +38,7 @@ def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
 @receiver(endpoints_changed, dispatch_uid="webhooks.endpoints_changed")
 @receiver([post_save, post_delete], sender=User, dispatch_uid="webhooks.user_written")  # staff status
 def renew_subscriptions(sender, **kwargs) -> None:
-    subscriptions.changed()
+    subscribers.changed()
 
 
 @worker_shutdown.connect  # the threads pool's only process

@@ -12,13 +12,13 @@ from webhooks.models import (
     Endpoint,
     validate_event_types,
 )
+from webhooks.pipeline.targets import UnsafeTarget, check_url
 from webhooks.selectors import ATTEMPTS_SHOWN, latest_attempts
-from webhooks.targets import UnsafeTarget, check_url
 
 
 @extend_schema_field({"type": "string", "format": "uri", "maxLength": 2000})
 class WebhookURLField(serializers.CharField):
-    """Read by `webhooks.targets` alone, as the sender reads it: a host name of labels up to 63
+    """Read by `webhooks.pipeline.targets` alone, as the sender reads it: a host name of labels up to 63
     characters (one label too), as RFC 3986 and the schema's `uri` allow; Django's URLValidator
     wants a top-level domain and refuses underscores, which the sender does not."""
 

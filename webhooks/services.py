@@ -1,9 +1,10 @@
-"""Webhook subscriptions, and sending deliveries again (the API's retry and recover, the admin's
-retry action and `replay_webhooks` all resend through `resend_deliveries`).
+"""Webhook endpoints (what the API and the admin create and change), and sending deliveries
+again (the API's retry and recover, the admin's retry action and `replay_webhooks` all resend
+through `resend_deliveries`).
 
-A delivery's life: `webhooks.fanout` creates it, `webhooks.queueing` hands it to the queue,
-`webhooks.sending` claims, signs and sends it, `webhooks.recording` logs each attempt and
-schedules the next, and `webhooks.health` keeps each endpoint's failure streak.
+A delivery's life is the pipeline's (`webhooks.pipeline`): `fanout` creates it, `sweep` hands it
+to the queue, `sending` claims, signs and sends it, `recording` logs each attempt and schedules
+the next, and `health` keeps each endpoint's failure streak.
 """
 
 import logging
@@ -18,16 +19,16 @@ from django.utils import timezone
 from core.errors import DomainError
 from core.pruning import delete_in_batches
 from events.models import Event
-from events.services import publish
+from events.outbox.recording import record
 from events.subjects import subject
-from webhooks import health, lifecycle, signing
 from webhooks.events import WebhookEvent
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
+from webhooks.pipeline import health, lifecycle, signing
 
 logger = logging.getLogger(__name__)
 
 
-# --- Subscriptions ----------------------------------------------------------------------
+# --- Endpoints --------------------------------------------------------------------------
 
 
 class TooManyEndpoints(DomainError):
@@ -115,7 +116,7 @@ def forget_expired_secrets() -> int:
 @transaction.atomic
 def send_test_event(*, endpoint: Endpoint) -> Delivery:
     """A `webhook.test` event for this endpoint alone."""
-    event = publish(
+    event = record(
         type=WebhookEvent.TEST,
         subject=subject("endpoint", endpoint.id),
         owner=endpoint.owner,

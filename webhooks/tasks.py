@@ -1,10 +1,11 @@
-"""Thin tasks. Deliveries enter the queue through `webhooks.handoff`, which sends
+"""Thin tasks. Deliveries enter the queue through `webhooks.pipeline.handoff`, which sends
 `send_deliveries` by its name."""
 
 from celery import shared_task
 
 from events.models import Event
-from webhooks import fanout, queueing, sending, services
+from webhooks import services
+from webhooks.pipeline import fanout, sending, sweep
 
 
 @shared_task(name="webhooks.send_deliveries")
@@ -22,7 +23,7 @@ def fan_out_again(event_ids: list[str]) -> int:
 
 @shared_task(name="webhooks.enqueue_due_deliveries")
 def queue_due_deliveries() -> int:
-    return queueing.queue_due_deliveries()
+    return sweep.queue_due_deliveries()
 
 
 @shared_task(name="webhooks.prune_attempts")

@@ -1,5 +1,5 @@
 """B1: statements and broker messages per order, end to end. Counted by the suite's budget test
-(`tests/test_budgets.py`: one order through a real Celery worker, two endpoints on `order.*`),
+(`tests/api/test_budgets.py`: one order through a real Celery worker, two endpoints on `order.*`),
 which this runs on the bench's PostgreSQL server and reads the figures of."""
 
 import json
@@ -43,7 +43,7 @@ def measure() -> dict | None:
         "CACHE_URL": CACHE_URL,
         "LOG_LEVEL": "WARNING",
     }
-    command = [PYTHON, "-m", "pytest", "tests/test_budgets.py", "-q", "-s", "-p", "no:cacheprovider", "--create-db"]
+    command = [PYTHON, "-m", "pytest", "tests/api/test_budgets.py", "-q", "-s", "-p", "no:cacheprovider", "--create-db"]
     finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     line = next((line for line in finished.stdout.splitlines() if line.startswith("B1 {")), None)
     if finished.returncode != 0 or line is None:

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from tests.hostile import receivers
 from tests.sending import send_here
-from webhooks import recording, services
+from webhooks import services
 from webhooks.models import Attempt, Delivery, DeliveryStatus
+from webhooks.pipeline import recording
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from tests.conftest import eventually
 from tests.hostile import receivers
 from tests.hostile.receivers import Connection
-from webhooks.sender import Request, Sender
+from webhooks.pipeline.inflight import Request, Sender
 
 
 class Counting:

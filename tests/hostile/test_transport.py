@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import eventually
 from tests.hostile import receivers
 from tests.hostile.receivers import elapsed
-from webhooks import transport
+from webhooks.pipeline import transport
 
 
 def post(receiver, **kwargs) -> transport.Response:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from kombu import Consumer, Queue, binding
 from kombu.exceptions import OperationalError
 
-from events import bus
+from events.bus import rabbitmq as bus
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from kombu import Consumer
 from kombu.exceptions import OperationalError
 
-from events import bus
+from events.bus import rabbitmq as bus
 from warehouse import services
 
 logger = logging.getLogger("warehouse")

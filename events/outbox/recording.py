@@ -1,0 +1,154 @@
+"""The outbox: events written in their change's transaction, and how they reach their consumers.
+
+An event is recorded (`record`) in the caller's transaction and dispatched (`dispatch`: handed
+to the `events_published` receivers and marked dispatched) by one of two routes, which the caller
+chooses in plain sight:
+
+- **Queued**, the default (a web request, a management command, the webhook sender's threads):
+  the event is written undispatched and, once the transaction commits, queued by its id
+  (`events.outbox.handoff`) to the `events.dispatch_event` task, which dispatches it in a worker. The
+  request answers at once.
+- **Here**, for a worker's task that wraps its service call in `with dispatching_here():`
+  (`orders.tasks`): the worker is already in the background, so `dispatch` runs right there,
+  inside the transaction that records the event, and the event is written already dispatched.
+  The consumers' work becomes part of the change: the webhook deliveries are rows of the same
+  commit (sent by this worker once it commits), and the order's next steps are queued once it
+  commits. No trip through the broker, no second UPDATE.
+
+Either way `dispatch` runs in a worker, and its consumers start their work there.
+
+What runs once a transaction that recorded or dispatched events has committed, all of it here or
+in a consumer named below (`robust`: a failure is logged and the commit stands):
+
+| after the commit of        | what                                                | where                          |
+| -------------------------- | --------------------------------------------------- | ------------------------------ |
+| recording, either route    | open event streams told to look                     | `events.outbox.wakeup.notify`  |
+| recording, queued route    | each event queued for dispatch by id                | `events.outbox.handoff`        |
+| dispatch, either route     | counted (`petstore_events_published_total`), logged | `dispatch._dispatched`         |
+| dispatch, with a bus       | published to the event bus                          | `dispatch.publish_to_bus`      |
+| dispatch: orders' receiver | the steps that follow the event queued              | `orders.receivers`             |
+| dispatch: webhooks'        | the new deliveries handed to this worker's sender   | `webhooks.receivers`, `fanout` |
+
+With an event bus (`EVENT_BUS_URL`), events are written awaiting the bus (`bus_publish_at`), and
+forgotten by it once it has confirmed them; what it did not confirm (it was down, or slow) the
+relay publishes later (`events.relay_unpublished_events`), each event once per attempt with the
+same backoff. A request neither waits for the bus nor fails for it.
+
+Either way nothing is lost: a queued event stays undispatched until a worker has handed it on,
+and the relay (`events.relay_undispatched_events`, on beat) queues it again if the broker lost it;
+`dispatch` marks events only after their consumers ran, so a worker that dies between the two
+leaves them to the relay; work a worker started after its commit and then lost with the worker is
+found again from the database (the due-delivery sweep, the stalled-order sweep). Consumers are
+idempotent.
+
+Either way, too, the event keeps the trace it was recorded in (`Event.traceparent`, in the row and
+in the dispatch message): its dispatch task, the relay's hand-off of it and each of its webhook
+attempts continue that trace, in whatever process and however late they run.
+"""
+
+import contextvars
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core import tracing
+from events.bus import rabbitmq as bus
+from events.models import Event, SubjectSequence, default_relay_at
+from events.outbox import handoff, wakeup
+from events.outbox.dispatch import dispatch
+
+logger = logging.getLogger(__name__)
+
+
+_batch: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("outbox_batch", default=None)
+_here: contextvars.ContextVar[bool] = contextvars.ContextVar("outbox_dispatching_here", default=False)
+
+
+@contextmanager
+def dispatching_here() -> Iterator[None]:
+    """For a worker's task, around its service call: the events recorded inside are dispatched by
+    this worker, in their recording transaction (the route "here" above)."""
+    token = _here.set(True)
+    try:
+        yield
+    finally:
+        _here.reset(token)
+
+
+def record(*, type: str, subject: str, data: dict, owner: User | None = None) -> Event:
+    """Record an event in the caller's transaction and dispatch it by the caller's route (above).
+    If a hand-off after the commit fails (the broker cannot be reached, the worker dies), the
+    caller still succeeds: what was lost is found again from the database.
+
+    Inside `recording_together()`, the event is written with the others when the block ends."""
+    event = Event(type=type, subject=subject, data=data, owner=owner)
+    if (batch := _batch.get()) is not None:
+        batch.append(event)
+    else:
+        _record([event])
+    return event
+
+
+@contextmanager
+def recording_together() -> Iterator[None]:
+    """The events recorded inside this block (in one transaction) are written in one INSERT as
+    it ends, and dispatched together."""
+    token = _batch.set(events := [])
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if events:
+        _record(events)
+
+
+def _record(events: list[Event]) -> None:
+    """Write the events in the caller's transaction, numbered, and dispatch them here or queue
+    them once it commits. Each event keeps the trace it was recorded in: whatever it causes, on
+    either route or through the relay, continues that trace."""
+    traceparent = tracing.current_traceparent()
+    for event in events:
+        event.traceparent = event.traceparent or traceparent
+    _number(events)
+    transaction.on_commit(lambda: wakeup.notify(owner_ids={event.owner_id for event in events}), robust=True)
+    if bus.enabled():
+        publish_at = default_relay_at()
+        for event in events:
+            event.bus_publish_at = publish_at
+    here = _here.get()
+    if here:  # written dispatched: no UPDATE after
+        now = timezone.now()
+        for event in events:
+            event.dispatched_at = now
+    Event.objects.bulk_create(events)
+    if here:
+        dispatch(events, written_dispatched=True)
+    else:
+        handoff.queue_dispatch_after_commit(events)
+
+
+def _number(events: list[Event]) -> None:
+    """Give each event the next sequence number of its subject, in one statement for the batch.
+
+    The counter rows stay locked until the caller's transaction ends: a concurrent transaction of
+    the same subject waits for it and then counts on from its numbers, and a rollback gives the
+    numbers back. Subjects are taken in sorted order, so two transactions recording events of the
+    same subjects (an order and its pets) never wait for each other in a circle."""
+    counts = Counter(event.subject for event in events)
+    subjects = sorted(counts)
+    table = connection.ops.quote_name(SubjectSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (subject, last) VALUES {', '.join(['(%s, %s)'] * len(subjects))}"
+            f" ON CONFLICT (subject) DO UPDATE SET last = {table}.last + excluded.last RETURNING subject, last",
+            [value for subject in subjects for value in (subject, counts[subject])],
+        )
+        last = dict(cursor.fetchall())
+    for event in events:  # the batch's events of one subject, numbered in the order they were recorded
+        event.sequence = last[event.subject] - counts[event.subject] + 1
+        counts[event.subject] -= 1

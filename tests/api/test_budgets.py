@@ -1,0 +1,132 @@
+"""Budgets per order, end to end: SQL statements in the request and in the workers, and broker
+messages, counted for one order through a real Celery worker on real Redis, with two endpoints
+subscribed to `order.*`. Counted, not timed: no change can add a statement or a hop unnoticed.
+
+The order's own work is the same every run. The webhook recorder writes whatever results are
+waiting when it wakes, so how many batches one order's six deliveries make varies a little with
+timing; what is fixed is the cost of a batch, which is budgeted as such.
+"""
+
+import json
+import os
+import threading
+from collections import Counter
+from contextlib import contextmanager
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from celery.signals import before_task_publish
+from django.conf import settings
+from django.db.backends.utils import CursorWrapper
+
+from events.models import Event
+from orders.models import Order
+from petstore.celery import app
+from tests.conftest import eventually, order_body
+from webhooks.models import Delivery
+
+pytestmark = pytest.mark.worker
+
+# Its own broker database: the session's worker process must not take these messages.
+BROKER = os.environ["BUDGET_BROKER_URL"]  # tests.settings gives each lane one
+# Not counted: how each backend opens and nests transactions (SQLite's BEGIN, savepoints) differs.
+TRANSACTION_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+RECORDER = "webhook-record"  # the sender's recording thread
+
+REQUEST_BUDGET = 8
+# The tasks: dispatch of order.created, payment (with the stock), e-mail. Each transaction that
+# records events bumps its subjects' sequence counters in one statement (the payment's, and the
+# e-mail's order.completed); the subscribed endpoints are kept by each process, not read per event.
+# One more than before: the dispatch reads its event back by id rather than trust the message,
+# which anyone who can write to the broker could have forged (tests/events/test_forged_dispatch.py).
+ORDER_WORK_BUDGET = 19
+STATEMENTS_PER_RECORDED_BATCH = 2  # the attempts in one INSERT, the deliveries in one UPDATE
+MESSAGE_BUDGET = 4
+# The issue's budget for all the workers' statements. The recorder lingers a moment after a result
+# for the rest of its burst, so one event's deliveries to both endpoints make one batch.
+WORKER_BUDGET = 25
+EVENTS_DELIVERED = 3  # order.created, order.status_changed, order.completed
+
+
+@contextmanager
+def statements_by_thread():
+    """Every SQL statement this process runs, by the name of the thread that ran it."""
+    statements: dict[str, list[str]] = {}
+    execute = CursorWrapper._execute
+
+    def counting(self, sql, params, *ignored_wrappers):
+        if not sql.startswith(TRANSACTION_CONTROL):
+            statements.setdefault(threading.current_thread().name, []).append(sql)
+        return execute(self, sql, params, *ignored_wrappers)
+
+    CursorWrapper._execute = counting
+    try:
+        yield statements
+    finally:
+        CursorWrapper._execute = execute
+
+
+def on_broker(url: str | None) -> None:
+    # The read and write URLs win over broker_url, which CELERY_BROKER_URL in the environment overrides.
+    app.conf.broker_read_url = app.conf.broker_write_url = url
+    app._pool = app.amqp._producer_pool = None  # the next publish takes a pool for this broker
+
+
+@pytest.fixture
+def worker_here(transactional_db):
+    """A Celery worker in this process (threads pool), it and this process both on a broker
+    database of their own: the session's worker process never sees these messages."""
+    redis.Redis.from_url(BROKER).flushdb()
+    on_broker(BROKER)
+    try:
+        queues = [queue.name for queue in settings.CELERY_TASK_QUEUES]
+        with start_worker(
+            app, pool="threads", concurrency=4, queues=queues, perform_ping_check=False, shutdown_timeout=30
+        ):
+            yield
+    finally:
+        on_broker(None)
+
+
+def test_one_order_stays_within_its_statement_and_message_budgets(worker_here, customer, pet, receiver):
+    for path in ("/a", "/b"):
+        receiver.expect_request(path).respond_with_data(status=204)
+        customer.client.post("/v1/webhooks", {"url": receiver.url_for(path), "events": ["order.*"]}, format="json")
+    # The pet's own inventory.updated is dispatched by the worker as the test starts: counting it
+    # would charge the order for work that is not the order's.
+    eventually(lambda: not Event.objects.filter(dispatched_at__isnull=True).exists(), message="set-up dispatched")
+    messages = Counter()
+
+    def count_message(sender=None, **kwargs):
+        messages[sender] += 1
+
+    before_task_publish.connect(count_message, weak=False)
+    try:
+        with statements_by_thread() as statements:
+            order_id = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
+            in_request = len(statements[threading.current_thread().name])
+            eventually(lambda: Order.objects.filter(id=order_id, completed_at__isnull=False).exists(), message="done")
+            eventually(  # order.created, order.status_changed, order.completed to both endpoints
+                lambda: Delivery.objects.filter(status="succeeded").count() == 6, message="every delivery"
+            )
+    finally:
+        before_task_publish.disconnect(count_message)
+
+    recorded = statements.pop(RECORDER, [])
+    statements.pop(threading.current_thread().name)  # the request, and this test's own polling
+    order_work = sum(len(sqls) for sqls in statements.values())
+    batches = sum(sql.startswith('INSERT INTO "webhooks_attempt"') for sql in recorded)
+    figures = {
+        "request": in_request,
+        "order_work": order_work,
+        "recorder": len(recorded),
+        "batches": batches,
+        "messages": sum(messages.values()),
+    }
+    print(f"B1 {json.dumps(figures)} {dict(messages)}")  # `make bench` reads this line
+    assert in_request <= REQUEST_BUDGET
+    assert order_work <= ORDER_WORK_BUDGET
+    assert ORDER_WORK_BUDGET + STATEMENTS_PER_RECORDED_BATCH * EVENTS_DELIVERED <= WORKER_BUDGET
+    assert len(recorded) <= STATEMENTS_PER_RECORDED_BATCH * batches
+    assert sum(messages.values()) <= MESSAGE_BUDGET

@@ -1,0 +1,62 @@
+"""The caller chooses an event's dispatch route: queued once its transaction commits, unless the
+caller asked `dispatching_here()`, in a Celery task or any thread alike."""
+
+import threading
+import uuid
+from unittest import mock
+
+import pytest
+from celery import shared_task
+from django.db import transaction
+
+from events.models import Event
+from events.outbox import dispatch, recording
+
+pytestmark = pytest.mark.django_db(transaction=True)  # real commits: the hand-offs run on commit
+
+
+def record_test_event() -> Event:
+    endpoint_id = str(uuid.uuid4())
+    with transaction.atomic():
+        return recording.record(
+            type="webhook.test", subject=f"endpoint/{endpoint_id}", data={"endpoint_id": endpoint_id, "message": "hi"}
+        )
+
+
+@shared_task(name="tests.record_test_event")
+def record_in_a_task() -> str:
+    return str(record_test_event().id)
+
+
+def dispatched(event_id) -> bool:
+    return Event.objects.get(id=event_id).dispatched_at is not None
+
+
+def test_an_event_recorded_in_a_task_that_did_not_ask_is_queued_after_commit():
+    with mock.patch("events.outbox.handoff.current_app.send_task") as queued:
+        event_id = record_in_a_task.apply().get()  # run here, as a worker runs it
+    queued.assert_called_once_with("events.dispatch_event", (event_id,))
+    assert not dispatched(event_id)
+
+
+def test_an_event_recorded_in_another_thread_of_a_worker_is_queued_after_commit():
+    recorded = []
+    with mock.patch("events.outbox.handoff.current_app.send_task") as queued:
+        thread = threading.Thread(target=lambda: recorded.append(record_test_event()))  # as the webhook recorder
+        thread.start()
+        thread.join()
+    queued.assert_called_once_with("events.dispatch_event", (str(recorded[0].id),))
+    assert not dispatched(recorded[0].id)
+
+
+def test_an_event_recorded_dispatching_here_is_dispatched_in_its_transaction_and_never_queued():
+    consumed = []
+    with (
+        mock.patch("events.outbox.handoff.current_app.send_task") as queued,
+        mock.patch.object(dispatch.events_published, "send", lambda sender, events: consumed.extend(events)),
+        recording.dispatching_here(),
+    ):
+        event = record_test_event()
+    queued.assert_not_called()
+    assert consumed == [event]
+    assert dispatched(event.id)

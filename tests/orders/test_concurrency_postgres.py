@@ -1,0 +1,185 @@
+"""Concurrency on PostgreSQL: many buyers at once never oversell."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from unittest import mock
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from inventory.models import Pet
+from orders.models import Order
+from tests.conftest import eventually, order_body
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(autouse=True)
+def _needs_postgresql(transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://… (make test does)")
+
+
+def run_at_once(count: int, action):
+    """Run `action` in `count` threads released together; each thread has its own connection."""
+    barrier = threading.Barrier(count)
+
+    def run(index):
+        try:
+            barrier.wait()
+            return action(index)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_fifty_buyers_for_five_units_make_exactly_five_orders(make_customer, pet):
+    buyers = [make_customer() for _ in range(50)]
+    Pet.objects.filter(id=pet.id).update(stock=5)
+
+    def buy(index):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {buyers[index].key}")
+        return client.post("/v1/orders", order_body(pet), format="json").status_code
+
+    statuses = run_at_once(50, buy)
+
+    assert sorted(statuses) == [201] * 5 + [409] * 45
+    assert Order.objects.count() == 5
+    pet.refresh_from_db()
+    sold = Order.objects.filter(stock_committed_at__isnull=False).count()  # a worker may be paying them
+    assert (pet.stock, pet.reserved + sold) == (0, 5)
+
+
+def pay_or_cancel(index: int, *, order_id) -> None:
+    from orders import services
+
+    (services.charge_payment, services.cancel_order)[index](order_id=order_id)
+
+
+def test_a_concurrent_cancel_and_payment_never_both_win(customer, pet):
+    from orders import services
+
+    Pet.objects.filter(id=pet.id).update(stock=100)
+    for _ in range(20):
+        order = services.place_order(
+            user=customer.user,
+            items=[{"pet_id": pet.id, "quantity": 1}],
+            payment={"method": "card", "token": "tok_visa"},
+        ).order
+        run_at_once(2, partial(pay_or_cancel, order_id=order.id))
+        order.refresh_from_db()
+        if order.status == "cancelled":
+            assert order.payment_status in ("pending", "refunded")  # never charged and kept
+        else:
+            assert (order.status, order.payment_status) == ("approved", "succeeded")
+    pet.refresh_from_db()
+    still_held = Order.objects.exclude(status="cancelled").count()
+    assert (pet.stock, pet.reserved) == (100 - still_held, still_held)
+
+
+def test_concurrent_retries_of_one_delivery_send_it_once(customer, httpserver):
+    from tests.sending import send_here
+    from webhooks import services
+    from webhooks.models import Delivery
+
+    httpserver.expect_request("/hook").respond_with_data(status=204)
+    endpoint = services.create_endpoint(owner=customer.user, url=httpserver.url_for("/hook"), event_types=["*"])
+    delivery = services.send_test_event(endpoint=endpoint)
+
+    run_at_once(10, lambda index: send_here([delivery.id]))
+
+    # A worker of the session may take part in the race too; whoever wins, it is sent once.
+    eventually(lambda: Delivery.objects.get(id=delivery.id).attempt_count == 1, message="the attempt")
+    time.sleep(0.5)
+    assert len(httpserver.log) == 1
+    assert Delivery.objects.get(id=delivery.id).attempt_count == 1
+
+
+def sweep_and_linger(index: int, *, sweep) -> int:
+    """A sweep whose transaction is still open while the others run."""
+    with transaction.atomic():
+        swept = sweep()
+        time.sleep(0.5)
+    return swept
+
+
+def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
+    from webhooks import services
+    from webhooks.models import Delivery, Endpoint
+    from webhooks.pipeline import sweep
+
+    first = services.create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
+    with mock.patch("webhooks.pipeline.handoff.send") as queue:
+        event = services.send_test_event(endpoint=first).event
+        endpoints = Endpoint.objects.bulk_create(
+            Endpoint(owner=customer.user, url=first.url, secret=first.secret) for _ in range(299)
+        )
+        Delivery.objects.bulk_create(Delivery(endpoint=endpoint, event=event) for endpoint in endpoints)
+        Delivery.objects.update(next_attempt_at=timezone.now(), queued_until=None)
+        queue.reset_mock()
+
+        swept = run_at_once(4, partial(sweep_and_linger, sweep=sweep.queue_due_deliveries))
+
+    queued = [delivery_id for call in queue.call_args_list for delivery_id in call.args[0]]
+    assert (sum(swept), len(queued), len(set(queued))) == (300, 300, 300)
+
+
+def test_sequences_stay_gap_free_and_distinct_under_concurrent_payment_cancel_and_restock(customer, pet):
+    """Payments and cancels of the same orders and restocks of their pet, all at once: every
+    subject's events are numbered 1, 2, 3… with no gap and no number twice."""
+    from events.models import Event, SubjectSequence
+    from inventory.services import restock
+    from orders import services
+
+    Pet.objects.filter(id=pet.id).update(stock=1000)
+    orders = [
+        services.place_order(
+            user=customer.user,
+            items=[{"pet_id": pet.id, "quantity": 1}],
+            payment={"method": "card", "token": "tok_visa"},
+        ).order
+        for _ in range(8)
+    ]
+    actions = [
+        *(partial(services.charge_payment, order_id=order.id) for order in orders),
+        *(partial(services.cancel_order, order_id=order.id) for order in orders),
+        *(partial(restock, pet_id=pet.id, quantity=1) for _ in range(8)),
+    ]
+
+    run_at_once(len(actions), lambda index: actions[index]())
+
+    numbers: dict[str, list[int]] = {}
+    for subject, sequence in Event.objects.order_by("subject", "sequence").values_list("subject", "sequence"):
+        numbers.setdefault(subject, []).append(sequence)
+    assert set(numbers) == {f"order/{order.id}" for order in orders} | {f"pet/{pet.id}"}
+    assert len(numbers[f"pet/{pet.id}"]) >= 8 + 1  # the restocks, and the placements and cancels
+    for subject, sequences in numbers.items():
+        assert sequences == list(range(1, len(sequences) + 1)), subject
+    assert dict(SubjectSequence.objects.values_list("subject", "last")) == {
+        subject: len(sequences) for subject, sequences in numbers.items()
+    }
+
+
+def test_an_endpoint_disabled_and_enabled_by_many_at_once_changes_and_tells_once_each_way(customer):
+    from events.models import Event
+    from webhooks import services
+    from webhooks.models import Endpoint
+
+    endpoint = services.create_endpoint(owner=customer.user, url="http://127.0.0.1:9/hook", event_types=["*"])
+
+    def switch(index, *, active):
+        services.set_endpoint_active(endpoint=Endpoint.objects.get(id=endpoint.id), active=active)
+
+    with mock.patch("events.outbox.handoff.current_app.send_task"):  # the hand-off is not the point here
+        for active in (False, True):
+            run_at_once(8, partial(switch, active=active))  # staff, the owner and the recorder at once
+
+    changes = Event.objects.filter(subject=f"endpoint/{endpoint.id}").order_by("id")
+    assert [event.type for event in changes] == ["endpoint.disabled", "endpoint.enabled"]
