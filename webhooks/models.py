@@ -84,6 +84,13 @@ class Endpoint(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RATE_LIMIT)],
         help_text="Deliveries per second at most, across every worker; more wait. Empty: no limit.",
     )
+    filter = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="Only events whose envelope matches are delivered (webhooks.filters); empty: every event. "
+        "Checked against the subscribed types' schemas when saved.",
+    )
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=20, choices=DisabledReason.choices, blank=True)
     secret = EncryptedTextField(help_text="Stored encrypted (FIELD_ENCRYPTION_KEYS).")
