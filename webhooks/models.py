@@ -88,8 +88,9 @@ class Endpoint(models.Model):
         null=True,
         blank=True,
         default=None,
-        help_text="Only events whose envelope matches are delivered (webhooks.filters); empty: every event. "
-        "Checked against the subscribed types' schemas when saved.",
+        help_text='Only events whose envelope matches are delivered, e.g. {"data.order.total": {"$gte": "100.00"}} '
+        "(dotted paths; $eq $ne $gt $gte $lt $lte $in $nin $exists $contains $and $or $not: docs/architecture.md). "
+        "Checked against the subscribed types' schemas when saved. Empty: every event.",
     )
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=20, choices=DisabledReason.choices, blank=True)
