@@ -289,6 +289,7 @@ envelopes = st.fixed_dictionaries({}, optional={"type": json_values, "sequence":
 @settings(max_examples=300, deadline=None)
 @given(spec=json_values | filter_specs, envelope=envelopes)
 def test_any_json_validates_or_is_refused_and_a_valid_filter_never_raises(spec, envelope):
+    assert isinstance(filters.validate(spec, schemas={"order.created": SCHEMA}), dict)
     if filters.validate(spec):
         with pytest.raises(filters.FilterError):
             filters.compile(spec)
