@@ -56,7 +56,9 @@ def filter_errors(*, filter: dict | None, event_types: list[str]) -> dict[str, l
     and the portal alike."""
     if filter is None:
         return {}
-    from events import catalog  # built from every app's event types: importable once the apps are ready
+    from events.catalog import (
+        schemas as catalog,  # built from every app's event types: importable once the apps are ready
+    )
 
     probe = Endpoint(event_types=event_types)
     envelopes = {
