@@ -1,6 +1,6 @@
 """`make bench`: every scenario against the real stack (gunicorn, Celery worker and beat,
 PostgreSQL, Redis) on this machine, each beside a baseline measured in the same run.
-`python -m bench.run P7 P8` runs only those scenarios (P1 P2 P3 P4 P5 P6 P7 P8 M1).
+`python -m bench.run P7 P8` runs only those scenarios (P1 P2 P3 P4 P5 P6 P6F P7 P8 M1).
 
 Prints one table: scenario, our figure, the baseline, the ratio, the target, pass or fail.
 
@@ -28,6 +28,7 @@ from bench.scenarios import (
     p4_sustained,
     p5_hanging_endpoint,
     p6_fan_out,
+    p6f_filtered_fan_out,
     p7_ordered,
     p8_rate_limit,
 )
@@ -38,6 +39,7 @@ WITH_WORKERS = [
     ("P2", p2_order_to_webhook, True),
     ("P5", p5_hanging_endpoint, True),
     ("P6", p6_fan_out, True),
+    ("P6F", p6f_filtered_fan_out, True),
     ("P4", p4_sustained, False),
     ("M1", m1_memory, True),  # the memory P4 left
     ("P3", p3_drain, False),

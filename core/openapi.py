@@ -52,6 +52,19 @@ def add_problem_responses(result, generator, request, public):
     return result
 
 
+def require_one_of_bodies(result, generator, request, public):
+    """A request body that must take one of several shapes, each with fields it requires, is
+    itself required (drf-spectacular marks a body given as a raw schema optional)."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            for media in (body or {}).get("content", {}).values():
+                shapes = media.get("schema", {}).get("oneOf")
+                if shapes and all(shape.get("required") for shape in shapes):
+                    body["required"] = True
+    return result
+
+
 def add_links(result, generator, request, public):
     """A 201 with an `id` links to every operation on `<its path>/{id}`; registering links to
     asking for a key with the same username and password."""

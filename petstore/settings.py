@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.openapi.add_problem_responses",
         "core.openapi.add_links",
+        "core.openapi.require_one_of_bodies",
         "core.openapi.text_as_drf_reads_it",
     ],
     "WEBHOOKS": "events.catalog.schemas.OPENAPI_WEBHOOKS",

@@ -20,7 +20,17 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = Endpoint
-        fields = ["owner", "url", "description", "event_types", "all_customers", "ordering", "rate_limit", "is_active"]
+        fields = [
+            "owner",
+            "url",
+            "description",
+            "event_types",
+            "filter",
+            "all_customers",
+            "ordering",
+            "rate_limit",
+            "is_active",
+        ]
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -29,6 +39,15 @@ class EndpointForm(forms.ModelForm):
         except UnsafeTarget as error:
             raise forms.ValidationError(str(error)) from error
         return url
+
+    def clean(self) -> dict:
+        """The filter meets the API's check, against the event types as edited."""
+        cleaned = super().clean()
+        if "filter" in cleaned and "event_types" in cleaned:
+            errors = services.filter_errors(filter=cleaned["filter"], event_types=cleaned["event_types"])
+            for where, messages in errors.items():
+                self.add_error("filter", [f"{where}: {message}" for message in messages])
+        return cleaned
 
 
 def health(endpoint: Endpoint) -> str:
@@ -63,7 +82,7 @@ class EndpointAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     fieldsets = [
         (None, {"fields": ["id", "owner", "url", "description", "event_types", "all_customers"]}),
-        ("Delivery options", {"fields": ["ordering", "rate_limit"]}),
+        ("Delivery options", {"fields": ["filter", "ordering", "rate_limit"]}),
         (
             "Health: why the receiver is unhappy",
             {"fields": ["is_active", "endpoint_health", "failing_since", "next_attempt", "recent_deliveries"]},

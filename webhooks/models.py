@@ -84,6 +84,14 @@ class Endpoint(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RATE_LIMIT)],
         help_text="Deliveries per second at most, across every worker; more wait. Empty: no limit.",
     )
+    filter = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text='Only events whose envelope matches are delivered, e.g. {"data.order.total": {"$gte": "100.00"}} '
+        "(dotted paths; $eq $ne $gt $gte $lt $lte $in $nin $exists $contains $and $or $not: docs/architecture.md). "
+        "Checked against the subscribed types' schemas when saved. Empty: every event.",
+    )
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=20, choices=DisabledReason.choices, blank=True)
     secret = EncryptedTextField(help_text="Stored encrypted (FIELD_ENCRYPTION_KEYS).")

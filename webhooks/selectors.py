@@ -3,11 +3,21 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
+from events.models import Event
+from events.selectors import events_visible_to
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 
 def endpoints_of(user: User) -> QuerySet[Endpoint]:
     return Endpoint.objects.filter(owner=user)
+
+
+def events_for_filter_test(endpoint: Endpoint) -> QuerySet[Event]:
+    """The events an endpoint's owner may test its filter with: their own, and every customer's
+    for a staff endpoint that takes them."""
+    if endpoint.all_customers and endpoint.owner.is_staff and endpoint.owner.is_active:
+        return Event.objects.all()
+    return events_visible_to(endpoint.owner)
 
 
 # Attempts shown per delivery (API and admin): the latest ones. A delivery resent again and again

@@ -3,6 +3,7 @@ from rest_framework import exceptions, serializers
 
 from core.serializers import FilterSerializer, StrictTypesMixin
 from events.serializers import EventPatternField
+from webhooks import filters
 from webhooks.models import (
     MAX_EVENT_PATTERNS,
     MAX_RATE_LIMIT,
@@ -24,6 +25,31 @@ class WebhookURLField(serializers.CharField):
 
     def __init__(self, **kwargs):
         super().__init__(max_length=2000, **kwargs)
+
+
+FILTER_DESCRIPTION = (
+    "Only events whose envelope matches are delivered to this endpoint; the others create no delivery. "
+    'Keys are dotted paths into the envelope (`"type"`, `"data.order.total"`, `"data.order.items.0.quantity"`) '
+    "whose value is a literal (equality) or an operator object: `$eq $ne $gt $gte $lt $lte $in $nin $exists "
+    "$contains` (list membership, substring), and `$not`; filters combine with `$and`, `$or` (lists of filters) "
+    "and `$not`; keys side by side must all hold. Numbers and decimal strings (money) compare as decimals. "
+    "A missing path matches only `$ne`, `$nin`, `$exists: false` and negations. "
+    f"At most {filters.MAX_DEPTH} levels deep, {filters.MAX_CONDITIONS} conditions and {filters.MAX_BYTES} bytes; "
+    "every path must exist in at least one subscribed event type's schema (`GET /v1/event-types`). "
+    "Null: every event. `webhook.test` events ignore it. "
+    'Example: `{"data.order.total": {"$gte": "100.00"}, "data.order.status": {"$in": ["approved", "shipped"]}}`.'
+)
+
+
+@extend_schema_field({"type": "object", "description": FILTER_DESCRIPTION})
+class FilterField(serializers.JSONField):
+    """A JSON object or null; what it holds is checked by `services.check_filter`, which knows the
+    endpoint's event types."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("A filter is a JSON object (or null for none).")
+        return super().to_internal_value(data)
 
 
 class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
@@ -66,6 +92,7 @@ class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
         help_text="Deliveries per second at most, across every worker; deliveries above it wait, they are not "
         "dropped. Null: no limit.",
     )
+    filter = FilterField(allow_null=True, default=None)
 
     class Meta:
         model = Endpoint
@@ -77,6 +104,7 @@ class EndpointSerializer(StrictTypesMixin, serializers.ModelSerializer):
             "all_customers",
             "ordering",
             "rate_limit",
+            "filter",
             "is_active",
             "disabled_reason",
             "needs_secret_rotation",
@@ -154,3 +182,38 @@ class RecoverSerializer(StrictTypesMixin, serializers.Serializer):
 
 class RecoveredSerializer(serializers.Serializer):
     deliveries = serializers.IntegerField(help_text="How many failed deliveries were queued again.")
+
+
+FILTER_TEST_REQUEST = {
+    "description": "An envelope to match, or the id of one of your events.",
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {"event": {"type": "object", "description": "An envelope, as webhooks carry it."}},
+            "required": ["event"],
+            "not": {"required": ["event_id"]},
+        },
+        {
+            "type": "object",
+            "properties": {"event_id": {"type": "string", "format": "uuid", "description": "One of your events."}},
+            "required": ["event_id"],
+            "not": {"required": ["event"]},
+        },
+    ],
+}
+
+
+class FilterTestSerializer(StrictTypesMixin, serializers.Serializer):
+    """Either `event` or `event_id` (`FILTER_TEST_REQUEST` is its schema)."""
+
+    event = serializers.DictField(required=False)
+    event_id = serializers.UUIDField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if len(attrs) != 1:
+            raise serializers.ValidationError("Send one of event (an envelope) and event_id.")
+        return attrs
+
+
+class FilterTestResultSerializer(serializers.Serializer):
+    matches = serializers.BooleanField(help_text="Whether the endpoint's filter lets the event through.")

@@ -21,6 +21,7 @@ from core.pruning import delete_in_batches
 from events.models import Event
 from events.outbox.recording import record
 from events.subjects import subject
+from webhooks import filters
 from webhooks.events import WebhookEvent
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.pipeline import health, lifecycle, signing
@@ -36,6 +37,70 @@ class TooManyEndpoints(DomainError):
     title = "Too many webhook endpoints"
 
 
+class InvalidFilter(DomainError):
+    """A filter that names an unknown operator or path, or is too deep or too large: `errors`
+    says where (`filter.data.order.totl`), as the API's other validation errors do."""
+
+    status = 400
+    code = "validation-error"
+    title = "Your request is not valid"
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("One or more fields are invalid; see errors.")
+        self.errors = errors
+
+
+def filter_errors(*, filter: dict | None, event_types: list[str]) -> dict[str, list[str]]:
+    """What is wrong with a filter for an endpoint subscribed to `event_types` (empty: nothing),
+    its paths checked against those types' envelopes in the event catalog. For the API, the admin
+    and the portal alike."""
+    if filter is None:
+        return {}
+    from events.catalog import (
+        schemas as catalog,  # built from every app's event types: importable once the apps are ready
+    )
+
+    probe = Endpoint(event_types=event_types)
+    envelopes = {
+        entry["type"]: _envelope_schema(entry["schema"])
+        for entry in catalog.event_types()
+        if probe.subscribes_to(entry["type"])
+    }
+    return filters.validate(filter, schemas=envelopes)
+
+
+def check_filter(*, filter: dict | None, event_types: list[str]) -> None:
+    """Raise InvalidFilter unless the filter suits an endpoint subscribed to `event_types`."""
+    if errors := filter_errors(filter=filter, event_types=event_types):
+        raise InvalidFilter(errors)
+
+
+def _envelope_schema(data_schema: dict) -> dict:
+    """The envelope (CONTRACT §5) around a type's `data` schema, whose `$defs` it keeps at its root."""
+    text = {"type": "string"}
+    return {
+        "type": "object",
+        "properties": {
+            "id": text,
+            "type": text,
+            "timestamp": text,
+            "subject": text,
+            "sequence": {"type": "integer"},
+            "data": {key: value for key, value in data_schema.items() if key != "$defs"},
+        },
+        "$defs": data_schema.get("$defs", {}),
+    }
+
+
+def filter_matches(*, endpoint: Endpoint, envelope: dict) -> bool:
+    """Whether the endpoint's filter lets this envelope through (no filter: it does). A filter
+    stored behind the validation's back lets nothing through, as in the fan-out."""
+    try:
+        return filters.matches(endpoint.filter, envelope)
+    except filters.FilterError:
+        return False
+
+
 @transaction.atomic
 def create_endpoint(
     *,
@@ -47,10 +112,13 @@ def create_endpoint(
     is_active: bool = True,
     ordering: str = Endpoint.Ordering.NONE,
     rate_limit: int | None = None,
+    filter: dict | None = None,
 ) -> Endpoint:
     """Subscribe an endpoint (created disabled if not `is_active`, as if its owner had disabled
     it). An owner has at most MAX_WEBHOOK_ENDPOINTS_PER_USER, active or not (`TooManyEndpoints`):
-    each one multiplies every event of theirs into another delivery."""
+    each one multiplies every event of theirs into another delivery. Its filter must suit its
+    event types (`InvalidFilter`)."""
+    check_filter(filter=filter, event_types=event_types)
     # concurrent requests count in turn; NO KEY: orders and events that reference the user do not wait
     User.objects.select_for_update(no_key=True).filter(pk=owner.pk).first()
     if Endpoint.objects.filter(owner=owner).count() >= settings.MAX_WEBHOOK_ENDPOINTS_PER_USER:
@@ -67,6 +135,7 @@ def create_endpoint(
         is_active=is_active,
         ordering=ordering,
         rate_limit=rate_limit,
+        filter=filter,
         disabled_reason="" if is_active else Endpoint.DisabledReason.MANUAL,
         secret=signing.new_secret(),
     )
@@ -75,7 +144,12 @@ def create_endpoint(
 @transaction.atomic
 def update_endpoint(*, endpoint: Endpoint, **changes) -> Endpoint:
     """Change an endpoint's fields; `is_active` goes through `health.enable`/`health.disable`, so a
-    real change of state gives its operational event and setting it as it was gives none."""
+    real change of state gives its operational event and setting it as it was gives none. A new
+    filter, or new event types under the filter, must suit each other (`InvalidFilter`)."""
+    if {"filter", "event_types"} & changes.keys():
+        check_filter(
+            filter=changes.get("filter", endpoint.filter), event_types=changes.get("event_types", endpoint.event_types)
+        )
     active = changes.pop("is_active", None)
     if changes:
         for field, value in changes.items():

@@ -7,10 +7,13 @@ from rest_framework.response import Response
 from accounts.throttling import AnonymousRateThrottle, ApiKeyRateThrottle
 from webhooks import selectors, services
 from webhooks.serializers import (
+    FILTER_TEST_REQUEST,
     DeliveryFilterSerializer,
     DeliverySerializer,
     EndpointSerializer,
     EndpointWithSecretSerializer,
+    FilterTestResultSerializer,
+    FilterTestSerializer,
     RecoveredSerializer,
     RecoverSerializer,
 )
@@ -32,7 +35,9 @@ class WebhookTestRateThrottle(ApiKeyRateThrottle):
         },
     ),
     retrieve=extend_schema(summary="Retrieve an endpoint"),
-    partial_update=extend_schema(summary="Change an endpoint (events, description, ordering, rate_limit, is_active)"),
+    partial_update=extend_schema(
+        summary="Change an endpoint (events, description, ordering, rate_limit, filter, is_active)"
+    ),
     destroy=extend_schema(summary="Delete an endpoint and its delivery log"),
 )
 class EndpointViewSet(viewsets.ModelViewSet):
@@ -119,3 +124,24 @@ class EndpointViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         count = services.resend_failed_since(endpoint=endpoint, **serializer.validated_data)
         return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request={"application/json": FILTER_TEST_REQUEST},
+        responses={200: FilterTestResultSerializer},
+        summary="Whether an event passes the endpoint's filter",
+        description="Matches the endpoint's `filter` against an envelope you send (`event`) or one of your events "
+        "(`event_id`); its event types are not considered. Without a filter every event matches.",
+    )
+    @action(detail=True, methods=["post"], url_path="filter-test")
+    def filter_test(self, request, pk=None):
+        endpoint = self.get_object()
+        serializer = FilterTestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if "event_id" in serializer.validated_data:
+            event = get_object_or_404(
+                selectors.events_for_filter_test(endpoint), id=serializer.validated_data["event_id"]
+            )
+            envelope = event.envelope()
+        else:
+            envelope = serializer.validated_data["event"]
+        return Response({"matches": services.filter_matches(endpoint=endpoint, envelope=envelope)})

@@ -13,18 +13,22 @@ from webhooks.pipeline import lifecycle, operational, ordering, sending, subscri
 
 def subscribed_endpoints(events: Sequence[Event]) -> dict[uuid.UUID, list[Endpoint]]:
     """For each event, the active endpoints of its owner and the staff endpoints that take every
-    customer's events, but for an operational event not the endpoint it is about: at most one
-    query for all of them (`webhooks.pipeline.subscribers` keeps them)."""
+    customer's events, but for an operational event not the endpoint it is about, nor one whose
+    filter the event does not pass: at most one query for all of them (`webhooks.pipeline.subscribers`
+    keeps them, their filters compiled)."""
     endpoints = subscribers.endpoints_for({event.owner_id for event in events if event.owner_id})
+    filtering = any(endpoint.accepts is not None for endpoint in endpoints)
     audiences = {}
     for event in events:
         itself = operational.about(event)  # an operational event never goes to the endpoint it is about
+        envelope = event.envelope() if filtering else None
         audiences[event.id] = [
             endpoint
             for endpoint in endpoints
             if (endpoint.takes_every_customer or endpoint.owner_id == event.owner_id)
             and endpoint.subscribes_to(event.type)
             and endpoint.id != itself
+            and (endpoint.accepts is None or endpoint.accepts(envelope))
         ]
     return audiences
 

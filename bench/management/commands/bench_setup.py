@@ -6,6 +6,7 @@ linted function, and it runs in a process of its own, as the shell did, so the b
 itself never sets Django up (nor holds its connections while it measures).
 """
 
+import json
 import uuid
 
 from django.core.management.base import BaseCommand
@@ -29,12 +30,22 @@ def fail_pending_deliveries() -> None:
     Delivery.objects.filter(status="pending").update(status="failed", next_attempt_at=None)
 
 
-def copy_first_endpoint(*, count: int) -> None:
-    """`count` more endpoints like the first one, each receiving every customer's events."""
+def copy_first_endpoint(*, count: int, filter: dict | None = None) -> None:
+    """`count` more endpoints like the first one, each receiving every customer's events (with
+    `filter`, all of them and the first one only those that pass it)."""
     first = Endpoint.objects.first()
+    if filter is not None:
+        Endpoint.objects.filter(id=first.id).update(filter=filter)
     Endpoint.objects.bulk_create(
         [
-            Endpoint(owner=first.owner, url=first.url, event_types=["*"], all_customers=True, secret=first.secret)
+            Endpoint(
+                owner=first.owner,
+                url=first.url,
+                event_types=["*"],
+                all_customers=True,
+                secret=first.secret,
+                filter=filter,
+            )
             for _ in range(count)
         ]
     )
@@ -111,6 +122,7 @@ class Command(BaseCommand):
         steps.add_parser("fail-pending-deliveries", help=fail_pending_deliveries.__doc__)
         copy = steps.add_parser("copy-first-endpoint", help=copy_first_endpoint.__doc__)
         copy.add_argument("--count", type=int, required=True)
+        copy.add_argument("--filter", type=json.loads, help="a filter (JSON) for every copy and the first")
         due = steps.add_parser("due-deliveries", help=due_deliveries.__doc__)
         due.add_argument("--url", required=True)
         due.add_argument("--endpoints", type=int, required=True)
@@ -131,7 +143,7 @@ class Command(BaseCommand):
         elif step == "fail-pending-deliveries":
             fail_pending_deliveries()
         elif step == "copy-first-endpoint":
-            copy_first_endpoint(count=options["count"])
+            copy_first_endpoint(count=options["count"], filter=options["filter"])
         elif step == "due-deliveries":
             due_deliveries(url=options["url"], endpoints=options["endpoints"])
         elif step == "deliveries":
