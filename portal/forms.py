@@ -28,10 +28,9 @@ class FormError(ValueError):
         self.field, self.message = field, message
 
 
-def endpoint_body(form: QueryDict, *, null_filter: bool = True) -> dict:
-    """The endpoint fields the form sent, as JSON would carry them. `filter` is passed through
-    as parsed JSON; an empty one as null, or left out when the serializer takes no null
-    (`null_filter`). A serializer without such a field ignores it."""
+def endpoint_body(form: QueryDict) -> dict:
+    """The endpoint fields the form sent, as JSON would carry them; `filter` as parsed JSON (an
+    empty one: null, no filter), for the serializer and the service to check."""
     body = {}
     if "url" in form:
         body["url"] = form["url"].strip()
@@ -44,8 +43,8 @@ def endpoint_body(form: QueryDict, *, null_filter: bool = True) -> dict:
     if "rate_limit" in form:
         text = form["rate_limit"].strip()
         body["rate_limit"] = None if not text else int(text) if text.isdigit() else text
-    if "filter" in form and ((parsed := parse_filter(form["filter"])) is not None or null_filter):
-        body["filter"] = parsed
+    if "filter" in form:
+        body["filter"] = parse_filter(form["filter"])
     return body
 
 

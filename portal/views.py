@@ -115,9 +115,8 @@ class EndpointPageMixin:
             "rate_limit": request.data.get("rate_limit", ""),
             "filter": request.data.get("filter", ""),
         }
-        filter_field = EndpointSerializer().fields.get("filter")
         try:
-            return forms.endpoint_body(request.data, null_filter=getattr(filter_field, "allow_null", True)), values, {}
+            return forms.endpoint_body(request.data), values, {}
         except forms.FormError as error:
             return {}, values, {error.field: [error.message]}
 
