@@ -1,7 +1,7 @@
 # The two commands of the README, `make run` and `make test`; and `make bench`.
 # `make run` installs the runtime (requirements.txt); `make test` and `make bench` add the test and
 # lint tools (requirements-dev.txt: the bench's B1 row is the suite's budget test); `make test` also
-# the AsyncAPI parser (tools/asyncapi, npm ci). Each install is redone when its file changes (stamp files).
+# the AsyncAPI parser (tools/asyncapi) and axe-core (tools/a11y), with npm ci. Each install is redone when its file changes (stamp files).
 VENV := .venv
 BIN := $(VENV)/bin
 export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
@@ -36,10 +36,12 @@ run: $(VENV)/installed .secret_key
 	EVENT_BUS_URL="$$bus" PATH="$(CURDIR)/$(BIN):$$PATH" PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/.prometheus" LOG_FORMAT=text LOG_TASK_RUNS=0 \
 		$(BIN)/honcho start $$processes
 
-# The AsyncAPI project's parser, which the suite runs on GET /v1/asyncapi (node and npm needed).
+# The AsyncAPI project's parser, which the suite runs on GET /v1/asyncapi, and axe-core, which the
+# portal's browser test runs in its pages (node and npm needed).
 ASYNCAPI_TOOLS := tools/asyncapi
+A11Y_TOOLS := tools/a11y
 
-test: $(VENV)/installed-dev $(ASYNCAPI_TOOLS)/node_modules/.installed lint
+test: $(VENV)/installed-dev $(ASYNCAPI_TOOLS)/node_modules/.installed $(A11Y_TOOLS)/node_modules/.installed lint
 	@scripts/ensure-services redis postgres rabbitmq chromium
 	@echo "== Tests on SQLite (worker tests: those marked sqlite_too; all of them run on PostgreSQL)"
 	$(BIN)/pytest $(PYTEST_LANES) -m "not postgres and (not worker or sqlite_too)"
@@ -78,6 +80,10 @@ $(VENV)/installed: requirements.txt
 
 $(ASYNCAPI_TOOLS)/node_modules/.installed: $(ASYNCAPI_TOOLS)/package.json $(ASYNCAPI_TOOLS)/package-lock.json
 	cd $(ASYNCAPI_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(A11Y_TOOLS)/node_modules/.installed: $(A11Y_TOOLS)/package.json $(A11Y_TOOLS)/package-lock.json
+	cd $(A11Y_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(VENV)/installed-dev: $(VENV)/installed requirements-dev.txt

@@ -3,11 +3,11 @@
 
 Two doors into one Django project:
 
-- `GET /v1/events/stream` goes through Django's ASGI handler to a streaming response
-  (`events.stream.live`): an open stream waits on the event loop and holds no thread. The handler
-  runs the request's synchronous part (middleware, the view's checks) on the process's one
-  thread for such code, not on a thread of the request's own that would idle as long as the
-  stream stays open; the stream's looks run on the shared pool. At most
+- `GET /v1/events/stream` (and the portal's `/portal/events/stream`) goes through Django's ASGI
+  handler to a streaming response (`events.stream.live`): an open stream waits on the event loop
+  and holds no thread. The handler runs the request's synchronous part (middleware, the view's
+  checks) on the process's one thread for such code, not on a thread of the request's own that
+  would idle as long as the stream stays open; the stream's looks run on the shared pool. At most
   MAX_EVENT_STREAMS_PER_PROCESS streams are open in a process: one more is a 503 before any work.
 - Every other path goes to the WSGI application on a pool of WEB_THREADS threads (a2wsgi), as
   under a threaded gunicorn. Django's ASGI handler runs a sync view through `sync_to_async` with a
@@ -40,7 +40,7 @@ from django.conf import settings  # noqa: E402 - once the settings are configure
 from core.problems import PROBLEM_CONTENT_TYPE, problem  # noqa: E402
 
 django_wsgi = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)
-STREAM_PATH = "/v1/events/stream"
+STREAM_PATHS = {"/v1/events/stream", "/portal/events/stream"}  # the API's and the portal's live tail
 
 
 class StreamHandler(ASGIHandler):
@@ -56,7 +56,7 @@ open_streams = 0  # in this process; the event loop is single-threaded, so a pla
 
 
 async def application(scope, receive, send):
-    if scope["type"] == "http" and scope["path"] == STREAM_PATH:
+    if scope["type"] == "http" and scope["path"] in STREAM_PATHS:
         return await _stream_within_process_cap(scope, receive, send)
     if scope["type"] == "http":
         return await django_wsgi(scope, receive, send)

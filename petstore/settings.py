@@ -1,6 +1,7 @@
 """Settings: everything an operator sets comes from the environment (docs/configuration.md lists them)."""
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "inventory",
     "webhooks",
     "warehouse",
+    "portal",
 ]
 if env_flag("BENCH"):
     INSTALLED_APPS.append("bench")  # the benchmarks' baseline endpoint, never in production
@@ -87,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.middleware.PortalPageMiddleware",  # after X-Frame-Options: it decides that header for /portal/
 ]
 
 ROOT_URLCONF = "petstore.urls"
@@ -330,6 +333,16 @@ WEBHOOK_OWNER_SHARE = float(env("WEBHOOK_OWNER_SHARE", "0.25"))
 if not 0 < WEBHOOK_OWNER_SHARE <= 1:
     raise ImproperlyConfigured("WEBHOOK_OWNER_SHARE is a fraction of WEBHOOK_CONCURRENCY, above 0 and at most 1.")
 
+# --- The customer portal ----------------------------------------------------------------
+# The origins that may frame /portal/ pages (CSP frame-ancestors), comma-separated, such as
+# `https://app.example.com`; empty (the default): none, and X-Frame-Options says DENY.
+PORTAL_FRAME_ANCESTORS = env_list("PORTAL_FRAME_ANCESTORS", "")
+for _origin in PORTAL_FRAME_ANCESTORS:
+    if not re.fullmatch(r"(https?://)?(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?|'self'", _origin):
+        raise ImproperlyConfigured(
+            f"PORTAL_FRAME_ANCESTORS: {_origin!r} is not an origin such as https://app.example.com."
+        )
+
 # --- Metrics ----------------------------------------------------------------------------
 # GET /metrics answers a bearer METRICS_TOKEN if one is set, else only these client networks.
 METRICS_TOKEN = env("METRICS_TOKEN", "")
@@ -397,6 +410,7 @@ CELERY_BEAT_SCHEDULE = {
     "prune-webhook-deliveries": {"task": "webhooks.prune_deliveries", "schedule": 3600.0},
     "prune-events": {"task": "events.prune_events", "schedule": 3600.0},
     "forget-expired-webhook-secrets": {"task": "webhooks.forget_expired_secrets", "schedule": 3600.0},
+    "prune-portal-links": {"task": "portal.prune_links", "schedule": 3600.0},
 }
 if EVENT_BUS_URL:  # no bus, no tick
     CELERY_BEAT_SCHEDULE["relay-events-to-bus"] = {"task": "events.relay_unpublished_events", "schedule": 10.0}

@@ -11,6 +11,7 @@ from inventory.views import InventoryView, PetViewSet
 from orders.views import OrderViewSet
 from petstore import health
 from petstore.metrics import metrics_view
+from portal.api import PortalLinksView
 from webhooks.views import EndpointViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -27,6 +28,7 @@ api = [
     path("event-types", EventTypesView.as_view(), name="event-types"),
     path("events/stream", EventStreamView.as_view(), name="event-stream"),
     path("asyncapi", AsyncApiView.as_view(), name="asyncapi"),
+    path("portal/links", PortalLinksView.as_view(), name="portal-links"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *router.urls,
@@ -35,6 +37,7 @@ api = [
 urlpatterns = [
     path("v1/", include(api)),
     path("admin/", admin.site.urls),
+    path("portal/", include("portal.urls")),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
     path("metrics", metrics_view),

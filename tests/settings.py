@@ -40,8 +40,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast: te
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so that worker processes share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
-# Pages render without `collectstatic` having run (the run command collects them).
+# Pages render without `collectstatic` having run (the run command collects them), and the web
+# servers that tests start serve static files from the apps' folders.
 STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 if NO_SERVICES:
     # The raw Redis clients read this LOCATION: a Redis that does not answer, so they fail open.
