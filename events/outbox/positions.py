@@ -8,9 +8,12 @@ after a reader has moved past it. Instead each event records the id of the trans
 it (`Event.txid`), and a reader:
 
 - orders events by (txid, id), its *position*;
-- reads only below the *horizon*, the oldest transaction still in progress on the database
-  (PostgreSQL's `pg_snapshot_xmin(pg_current_snapshot())`): every transaction below it has
-  committed or rolled back, so nothing can appear there any more, and a position below it is final.
+- reads only below the *horizon*, the oldest transaction still writing to this database: every
+  transaction below it has committed or rolled back, so nothing can appear there any more, and a
+  position below it is final. Only this database's writers count (`pg_stat_activity`): a
+  transaction in another database of the cluster (another application, another test lane) can
+  write no event, and PostgreSQL's cluster-wide `pg_snapshot_xmin` would hold every reader back
+  for as long as it lasts.
 
 An event waits until every transaction older than its own has finished (a few milliseconds, as long
 as the slowest writer) and then comes in its place. SQLite takes the write lock at BEGIN (see the
@@ -39,12 +42,30 @@ def position_of(event: Event) -> Position:
     return Position(event.txid, event.id)
 
 
+# The oldest transaction id held by a backend of this database, or, with none, the snapshot's xmax
+# (every id below it has finished). pg_stat_activity gives a backend's id in 32 bits: it is widened
+# to 64 as the one nearest below or above the snapshot's xmax (running ids are within 2^31 of it).
+# A writer that finishes between the snapshot and the scan has finished: what it committed is
+# seen by the reader's next statement. One that gets its id later gets one above xmax.
+DATABASE_HORIZON = """
+WITH snapshot AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax)
+SELECT LEAST(
+    xmax,
+    (SELECT min(xmax - ((xmax % 4294967296 - backend_xid::text::bigint + 6442450944) % 4294967296 - 2147483648))
+     FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL)
+) FROM snapshot
+"""
+# Inside a transaction PostgreSQL keeps its first reading of pg_stat_activity, which a later
+# writer would be missing from: there, the cluster-wide horizon, which is never too high.
+CLUSTER_HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
 def horizon() -> int | None:
     """Transactions below this id have all finished; None where commit order is id order."""
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        cursor.execute(CLUSTER_HORIZON if connection.in_atomic_block else DATABASE_HORIZON)
         return cursor.fetchone()[0]
 
 

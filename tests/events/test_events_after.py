@@ -3,6 +3,7 @@
 import threading
 import uuid
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 
@@ -79,7 +80,22 @@ def test_an_event_committed_late_with_a_smaller_id_is_not_skipped(customer):
     finally:
         release.set()
         writer.join()
-    # Both, in commit order, once every older transaction has ended (on a shared server, maybe
-    # another database's: the horizon is the server's).
+    # Both, in commit order, once every older transaction of this database has ended.
     listed = eventually(lambda: customer.client.get(f"/v1/events?after={anchor.id}").json()["results"])
     assert [event["id"] for event in listed] == [str(slow["event"].id), str(fast.id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_in_another_database_holds_no_event_back(customer):
+    """The horizon is this database's oldest writer: one in another database of the same server
+    (another application, another test lane) cannot write an event, so it makes no reader wait."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the horizon is PostgreSQL's")
+    elsewhere = psycopg.connect(**{**connection.get_connection_params(), "dbname": "postgres"}, autocommit=False)
+    try:
+        elsewhere.execute("SELECT pg_current_xact_id()")  # holds a transaction id, older than what follows
+        events = [record(customer.user, str(n)) for n in range(3)]
+        listed = customer.client.get(f"/v1/events?after={events[0].id}").json()["results"]
+        assert [event["id"] for event in listed] == [str(events[1].id), str(events[2].id)]
+    finally:
+        elsewhere.close()
