@@ -2,6 +2,7 @@
 pets to order, the receiver's figures, the set-up steps between scenarios, and the table of
 results."""
 
+import threading
 import time
 
 import redis
@@ -14,12 +15,33 @@ from harness import Processes
 class Bench:
     def __init__(self):
         self.rows: list[tuple] = []
+        self.figures: dict[str, float] = {}  # what a scenario measured that a later one compares with
         self.stack = Processes(env=ENV, logs=LOGS, stop_timeout=30)
         self.session = requests.Session()
+        self._clients = threading.local()
 
-    def row(self, scenario: str, ours: float, unit: str, baseline: float | None, target: str, passed: bool) -> None:
+    def client(self) -> requests.Session:
+        """This thread's own API session (a load's threads each keep their connection)."""
+        if (session := getattr(self._clients, "session", None)) is None:
+            session = self._clients.session = requests.Session()
+            session.headers.update(self.auth)
+        return session
+
+    def row(
+        self,
+        scenario: str,
+        ours: float,
+        unit: str,
+        baseline: float | None,
+        target: str,
+        passed: bool,
+        *,
+        baseline_is_target: bool = False,
+    ) -> None:
+        """A line of the table. With `baseline_is_target`, the baseline column holds the target's
+        figure, so the ratio is the figure against its target."""
         ratio = f"{ours / baseline:.2f}" if baseline else "—"
-        base = f"{baseline:,.1f} {unit}" if baseline else "—"
+        base = f"{baseline:,.1f} {unit}" + (" (target)" if baseline_is_target else "") if baseline else "—"
         self.rows.append((scenario, f"{ours:,.1f} {unit}", base, ratio, target, "pass" if passed else "FAIL"))
         print(f"  {scenario}: {ours:,.1f} {unit}", flush=True)
 
@@ -71,11 +93,22 @@ class Bench:
             self.stack.manage("bench_setup", *setup[:1], *also)
         self.reset_receiver()
         self.start_workers()
-        started = time.monotonic()
-        deadline = started + limit
+        deadline = time.monotonic() + limit
         while self.receiver_stats()["paths"].get(path, 0) < count and time.monotonic() < deadline:
             time.sleep(0.2)
-        return self.receiver_stats()["paths"].get(path, 0) / (time.monotonic() - started)
+        return self.arrival_rate(path, count)
+
+    def arrival_rate(self, path: str, count: int) -> float:
+        """Requests per second at `path`, from its first arrival to its last, or to now if fewer than
+        `count` came (the workers may have started sending before the bench looked)."""
+        stats = self.receiver_stats()
+        received = stats["paths"].get(path, 0)
+        if received < 2:
+            return 0.0
+        first, last = stats["spans"][path]
+        if received < count:
+            return received / (time.time() - first)
+        return (received - 1) / (last - first)
 
     # --- between scenarios ------------------------------------------------------------------
 

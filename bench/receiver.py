@@ -15,6 +15,7 @@ def serve(port: int, hang_seconds: float) -> None:
     lock = threading.Lock()
     counts = {"requests": 0}
     paths: dict[str, int] = {}  # path → requests
+    spans: dict[str, list[float]] = {}  # path → [first, last] request's arrival (time.time())
 
     class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind nginx would
@@ -29,6 +30,7 @@ def serve(port: int, hang_seconds: float) -> None:
             with lock:
                 counts["requests"] += 1
                 paths[self.path] = paths.get(self.path, 0) + 1
+                spans.setdefault(self.path, [now, now])[1] = now
                 if envelope["type"] == "order.created":
                     arrivals.setdefault(order["id"], now)
                     by_path.setdefault(self.path, {}).setdefault(order["id"], now)
@@ -36,7 +38,13 @@ def serve(port: int, hang_seconds: float) -> None:
 
         def do_GET(self):
             with lock:
-                stats = {"requests": counts["requests"], "paths": paths, "arrivals": arrivals, "by_path": by_path}
+                stats = {
+                    "requests": counts["requests"],
+                    "paths": paths,
+                    "spans": spans,
+                    "arrivals": arrivals,
+                    "by_path": by_path,
+                }
                 body = json.dumps(stats).encode()
             self.reply(200, body, "application/json")
 
@@ -45,6 +53,7 @@ def serve(port: int, hang_seconds: float) -> None:
                 arrivals.clear()
                 by_path.clear()
                 paths.clear()
+                spans.clear()
                 counts["requests"] = 0
             self.reply(204)
 

@@ -1,6 +1,7 @@
 """`make bench`: every scenario against the real stack (gunicorn, Celery worker and beat,
 PostgreSQL, Redis) on this machine, each beside a baseline measured in the same run.
-`python -m bench.run P7 P8` runs only those scenarios (P1 P2 P3 P4 P5 P6 P6F P7 P8 M1).
+`python -m bench.run P7 P8` runs only those scenarios (B1 P1 B-burst B-flash P2 P3 P4 P5 P6 P6F P7 P8 M1
+P4X).
 
 Prints one table: scenario, our figure, the baseline, the ratio, the target, pass or fail.
 
@@ -20,6 +21,7 @@ from bench.config import BROKER_URL, CACHE_URL, DATABASE_URL, LOGS, RECEIVER_POR
 from bench.context import Bench
 from bench.scenarios import (
     b1_budgets,
+    b_burst,
     m1_memory,
     p1_intake,
     p2_order_to_webhook,
@@ -36,6 +38,8 @@ from harness import PYTHON, HarnessError, fresh_database, port_open, wait_for
 
 # After P1 (the API alone), in this order, once the workers run; True: let the backlog drain after.
 WITH_WORKERS = [
+    ("B-BURST", lambda bench: b_burst.run(bench, flash=False), True),
+    ("B-FLASH", lambda bench: b_burst.run(bench, flash=True), True),
     ("P2", p2_order_to_webhook, True),
     ("P5", p5_hanging_endpoint, True),
     ("P6", p6_fan_out, True),
@@ -72,7 +76,7 @@ def run(bench: Bench, chosen: list[str]) -> None:
         bench.stack.start_beat(loglevel="WARNING", scheduler="django_celery_beat.schedulers:DatabaseScheduler")
         for name, scenario, settle_after in WITH_WORKERS:
             if name in chosen:
-                scenario.run(bench)
+                scenario(bench) if callable(scenario) else scenario.run(bench)
                 if settle_after:
                     bench.settle()
     finally:

@@ -1,6 +1,7 @@
 """Thin tasks: load by id, call the service. Events enter the queue through `events.outbox.handoff`."""
 
 import logging
+from collections.abc import Sequence
 
 from celery import shared_task
 
@@ -11,11 +12,12 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name="events.dispatch_event")  # queued by name: events.outbox.handoff
-def dispatch_event(event_id: str, *ignored) -> None:
+def dispatch_event(event_id: str, *ignored, together: Sequence[str] = ()) -> None:
     # By id alone: anyone who can write to the broker could put any event in a message, and what
     # is signed and sent must be what the database holds. (Messages queued by earlier versions
-    # carry the event as a second argument; it is not read.)
-    dispatch.dispatch_by_id(event_id=event_id)
+    # carry the event as a second argument; it is not read.) `together`: the ids of the events
+    # its transaction recorded with it, dispatched with it.
+    dispatch.dispatch_by_id(event_id=event_id, together=together)
 
 
 @shared_task(name="events.relay_undispatched_events")

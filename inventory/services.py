@@ -101,34 +101,40 @@ def pets_to_order(*, pet_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Pet]:
 
 
 def reserve(*, quantities: Mapping[uuid.UUID, int]) -> None:
-    """Take `quantities` out of the orderable stock, all or nothing (call inside a transaction).
+    """Take `quantities` out of the orderable stock, all or nothing (call inside a transaction),
+    and record the stock change (`inventory.updated`, and `inventory.low_stock` at or below the
+    pet's threshold): the orderable stock changes here, when an order is placed.
 
-    Each decrement is a conditional UPDATE, so two buyers of the last unit cannot both win, on
-    PostgreSQL and SQLite alike; pets are updated in id order so that orders never deadlock. The
-    UPDATE locks the pet's row until commit: call this last in the transaction, so that buyers of
-    a popular pet queue for as short a time as possible.
+    Each decrement is a conditional UPDATE, read back in the same statement (RETURNING), so two
+    buyers of the last unit cannot both win, on PostgreSQL and SQLite alike; pets are updated in
+    id order so that orders never deadlock. The UPDATE locks the pet's row until commit: call this
+    last in the transaction but for the writing of its events, so that buyers of a popular pet
+    queue for as short a time as possible.
     """
     for pet_id in sorted(quantities):
         quantity = quantities[pet_id]
-        taken = Pet.objects.filter(id=pet_id, stock__gte=quantity).update(
-            stock=F("stock") - quantity, reserved=F("reserved") + quantity
+        taken = list(
+            Pet.objects.raw(
+                f"UPDATE {Pet._meta.db_table} SET stock = stock - %s, reserved = reserved + %s"
+                " WHERE id = %s AND stock >= %s RETURNING *",
+                [quantity, quantity, Pet._meta.pk.get_db_prep_value(pet_id, connection), quantity],
+            )
         )
         if not taken:
             pet = Pet.objects.get(id=pet_id)
             raise OutOfStock(f"Only {pet.stock} of {pet.name} left; you asked for {quantity}.")
+        (pet,) = taken
+        publish_stock_change(pet)
+        if pet.stock <= pet.low_stock_threshold:
+            record(type=InventoryEvent.LOW_STOCK, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
 
 
 def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:
     """The reserved units are sold: they leave the reservation for good (inside a transaction).
-    Each pet is updated and read back in one statement (UPDATE … RETURNING)."""
+    The orderable stock does not change (it did when the order was placed), so there is no event;
+    one UPDATE per pet, which locks its row until commit: call this last in the transaction."""
     for pet_id in sorted(quantities):
-        (pet,) = Pet.objects.raw(
-            f"UPDATE {Pet._meta.db_table} SET reserved = reserved - %s WHERE id = %s RETURNING *",
-            [quantities[pet_id], Pet._meta.pk.get_db_prep_value(pet_id, connection)],
-        )
-        publish_stock_change(pet)
-        if pet.stock <= pet.low_stock_threshold:
-            record(type=InventoryEvent.LOW_STOCK, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
+        Pet.objects.filter(id=pet_id).update(reserved=F("reserved") - quantities[pet_id])
 
 
 def release(*, quantities: Mapping[uuid.UUID, int], committed: bool) -> None:

@@ -9,7 +9,8 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -102,14 +103,16 @@ def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency
     if idempotency_key and (replay := _replay(user=user, key=idempotency_key, fingerprint=fingerprint)):
         return replay
     try:
-        with transaction.atomic():
+        # The order's event and the pets' stock events are written together as the block ends,
+        # right after the stock is reserved, which locks the pets' rows until the commit.
+        with transaction.atomic(), recording_together():
             order = _create_order(user=user, items=items, payment=payment)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint, order=order)
             event = record(
                 type=OrderEvent.CREATED, subject=order_subject(order), owner=user, data={"order": represent(order)}
             )
-            inventory.reserve(quantities=_quantities_of(items))  # last: it holds the pets' row locks
+            inventory.reserve(quantities=_quantities_of(items))
         log_context.bind(order_id=order.id)
         logger.info("order placed: %s %s", order.total, order.currency)
     except IntegrityError:
@@ -220,8 +223,12 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
     `PaymentTemporarilyFailed` is left to the caller, which tries again later. The order stays
     locked while the gateway answers, so a concurrent cancel waits and sees the outcome; the
     gateway's idempotency key keeps a repeated attempt from charging twice.
+
+    The stock is sold last, as the transaction ends, after the events were written and fanned out
+    (`_sold_last`): the pets' rows, which every buyer of a popular pet needs, stay locked for that
+    one UPDATE and the commit.
     """
-    with transaction.atomic(), recording_together():
+    with transaction.atomic(), _sold_last() as sell, recording_together():
         order = _locked(order_id)
         if order.status != OrderStatus.PLACED or order.payment_status != PaymentStatus.PENDING:
             return order
@@ -244,10 +251,28 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
         logger.info("payment captured: %s", order.charge_id)
         order.payment_status = PaymentStatus.SUCCEEDED
         order.payment_token = ""  # captured: the token is of no further use, so it is not kept
-        _commit_stock(order)
+        sell(order)
         _transition(order, OrderStatus.APPROVED)
         _publish_payment_event(order, PaymentEvent.SUCCEEDED)
         return order
+
+
+@contextmanager
+def _sold_last() -> Iterator[Callable[[Order], None]]:
+    """Around `recording_together()` in a transaction (so that it ends after it): the orders given
+    to the callable are marked stock-committed at once (saved with them) and their reserved units
+    sold as the block ends, after the events were written and fanned out. Nothing is sold if the
+    block raises."""
+    sold: list[Order] = []
+
+    def sell(order: Order) -> None:
+        order.stock_committed_at = timezone.now()
+        sold.append(order)
+
+    yield sell
+    for order in sold:
+        inventory.commit(quantities=_quantities(order))
+        logger.info("stock committed")
 
 
 def commit_stock(*, order_id: uuid.UUID) -> Order:

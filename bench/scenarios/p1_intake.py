@@ -1,5 +1,6 @@
 """P1: `POST /v1/orders` throughput with the API alone (workers stopped), orders spread over a
-catalog of 40 pets, against a bare DRF insert; then the p99 latency at half that rate."""
+catalog of 40 pets, against a bare DRF insert (wrk, closed loop: completions over its wall time);
+then the p99 latency at half that rate, open loop, each request timed from when it was due."""
 
 from bench.config import WEB
 from bench.context import Bench
@@ -16,9 +17,7 @@ def run(bench: Bench) -> None:
     )
     ours = wrk(f"{WEB}/v1/orders", body, bench.auth)
     bench.row("P1 POST /v1/orders throughput", ours, "req/s", baseline, "≥ 0.6 × baseline", ours >= 0.6 * baseline)
-    latencies = [
-        (end - begin) * 1000
-        for begin, end, _ in paced(ours / 2, 10, lambda: bench.session.post(f"{WEB}/v1/orders", json=bench.order))
-    ]
-    p99 = percentile(latencies, 0.99)
-    bench.row(f"P1 p99 latency at {ours / 2:.0f} req/s", p99, "ms", None, "≤ 25 ms", p99 <= 25)
+    load = paced(ours / 2, 10, lambda: bench.client().post(f"{WEB}/v1/orders", json=bench.order))
+    p99 = percentile(load.latencies_ms, 0.99)
+    label = f"P1 p99 latency at {ours / 2:.0f} req/s, from each request's due time"
+    bench.row(f"{label} {load.verdict()}".strip(), p99, "ms", None, "≤ 25 ms", p99 <= 25 and not load.behind)

@@ -19,18 +19,22 @@ from events.signals import events_published
 logger = logging.getLogger(__name__)
 
 
-def dispatch_by_id(*, event_id: uuid.UUID | str) -> None:
-    """Dispatch a queued event, as the database holds it: a message names the event, and its
-    consumers (webhooks signed and sent) never take more from the message than that. An id the
-    database does not hold is logged and dispatches nothing."""
+def dispatch_by_id(*, event_id: uuid.UUID | str, together: Sequence[uuid.UUID | str] = ()) -> None:
+    """Dispatch a queued event, and those recorded `together` with it, as the database holds them
+    (one query): a message names the events, and their consumers (webhooks signed and sent) never
+    take more from the message than that. Ids the database does not hold are logged and dispatch
+    nothing."""
+    ids = [event_id, *together]
     try:
-        event = Event.objects.filter(id=event_id).first()
-    except ValidationError:  # not even an id
-        event = None
-    if event is None:  # its transaction rolled back, or the message is not ours
-        logger.warning("dispatch of event %s skipped: no such event", str(event_id)[:64])
-        return
-    dispatch([event])
+        events = list(Event.objects.filter(id__in=ids).order_by("id"))
+    except ValidationError:  # not even ids
+        events = []
+    if len(events) < len(ids):  # their transaction rolled back, or the message is not ours
+        found = {str(event.id) for event in events}
+        missing = ", ".join(str(one)[:64] for one in ids if str(one) not in found)
+        logger.warning("dispatch of event %s skipped: no such event", missing)
+    if events:
+        dispatch(events)
 
 
 def dispatch(events: Sequence[Event], *, written_dispatched: bool = False) -> None:

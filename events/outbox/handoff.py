@@ -18,18 +18,24 @@ DISPATCH_TASK = "events.dispatch_event"  # events.tasks.dispatch_event
 
 
 def queue_dispatch_after_commit(events: Sequence[Event]) -> None:
-    """Queue each event's dispatch once the caller's transaction commits (at once outside one)."""
+    """Queue the events' dispatch once the caller's transaction commits (at once outside one): one
+    message for the events of one transaction (an order and its pets' stock), which one worker
+    reads back, fans out and marks dispatched together."""
+    first, *others = events
     transaction.on_commit(
-        lambda: [queue_dispatch(event.id, traceparent=event.traceparent) for event in events], robust=True
+        lambda: queue_dispatch(first.id, traceparent=first.traceparent, together=[event.id for event in others]),
+        robust=True,
     )
 
 
-def queue_dispatch(event_id: uuid.UUID, *, traceparent: str = "") -> None:
-    """Queue the event's dispatch by its id, in its trace (the message carries it), not in the
-    caller's: the relay's tick is not what caused it. If the broker cannot be reached, the event
-    stays undispatched in the outbox, and the relay queues it again later."""
+def queue_dispatch(event_id: uuid.UUID, *, traceparent: str = "", together: Sequence[uuid.UUID] = ()) -> None:
+    """Queue the event's dispatch by its id (with the events recorded `together` with it), in its
+    trace (the message carries it), not in the caller's: the relay's tick is not what caused it.
+    If the broker cannot be reached, the events stay undispatched in the outbox, and the relay
+    queues them again later."""
+    extra = {"together": [str(other) for other in together]} if together else {}
     try:
         with tracing.continued(traceparent):
-            current_app.send_task(DISPATCH_TASK, (str(event_id),))
+            current_app.send_task(DISPATCH_TASK, (str(event_id),), **({"kwargs": extra} if extra else {}))
     except Exception:  # noqa: BLE001 - broker errors vary by transport
         logger.warning("broker unreachable: event %s stays in the outbox for the relay", event_id)

@@ -6,8 +6,8 @@ chooses in plain sight:
 
 - **Queued**, the default (a web request, a management command, the webhook sender's threads):
   the event is written undispatched and, once the transaction commits, queued by its id
-  (`events.outbox.handoff`) to the `events.dispatch_event` task, which dispatches it in a worker. The
-  request answers at once.
+  (`events.outbox.handoff`; the events of one transaction in one message) to the
+  `events.dispatch_event` task, which dispatches them in a worker. The request answers at once.
 - **Here**, for a worker's task that wraps its service call in `with dispatching_here():`
   (`orders.tasks`): the worker is already in the background, so `dispatch` runs right there,
   inside the transaction that records the event, and the event is written already dispatched.
@@ -23,7 +23,7 @@ in a consumer named below (`robust`: a failure is logged and the commit stands):
 | after the commit of        | what                                                | where                          |
 | -------------------------- | --------------------------------------------------- | ------------------------------ |
 | recording, either route    | open event streams told to look                     | `events.outbox.wakeup.notify`  |
-| recording, queued route    | each event queued for dispatch by id                | `events.outbox.handoff`        |
+| recording, queued route    | the events queued by id, in one message             | `events.outbox.handoff`        |
 | dispatch, either route     | counted (`petstore_events_published_total`), logged | `dispatch._dispatched`         |
 | dispatch, with a bus       | published to the event bus                          | `dispatch.publish_to_bus`      |
 | dispatch: orders' receiver | the steps that follow the event queued              | `orders.receivers`             |

@@ -60,3 +60,18 @@ def test_an_event_recorded_dispatching_here_is_dispatched_in_its_transaction_and
     queued.assert_not_called()
     assert consumed == [event]
     assert dispatched(event.id)
+
+
+def test_the_events_of_one_transaction_are_queued_in_one_message_and_dispatched_together():
+    with (
+        mock.patch("events.outbox.handoff.current_app.send_task") as queued,
+        transaction.atomic(),
+        recording.recording_together(),
+    ):
+        first, second = record_test_event(), record_test_event()
+    queued.assert_called_once_with("events.dispatch_event", (str(first.id),), kwargs={"together": [str(second.id)]})
+    consumed = []
+    with mock.patch.object(dispatch.events_published, "send", lambda sender, events: consumed.extend(events)):
+        dispatch.dispatch_by_id(event_id=str(first.id), together=[str(second.id)])
+    assert [event.id for event in consumed] == [first.id, second.id]
+    assert dispatched(first.id) and dispatched(second.id)

@@ -107,7 +107,7 @@ def test_unknown_pet_is_refused(customer, pet):
         "orders.services.OrderItem.objects.bulk_create",  # after the order row
         "orders.services.IdempotencyKey.objects.create",  # after the items
         "events.outbox.recording.Event.objects.bulk_create",  # writing the event itself
-        "orders.services.inventory.reserve",  # the last step, after the event
+        "orders.services.inventory.reserve",  # the stock, before the events are written
     ],
 )
 def test_a_failure_anywhere_in_the_order_transaction_leaves_no_order_event_or_task(
@@ -228,13 +228,20 @@ def test_a_declined_payment_mails_the_accounts_address_with_no_text_the_customer
     assert "evil" not in mail.subject + mail.body + html
 
 
-def test_committing_stock_below_the_threshold_records_low_stock(customer, pet):
-    order = place(customer.user, pet, quantity=3)
-    services.charge_payment(order_id=order.id)
-    services.commit_stock(order_id=order.id)
+def test_placing_an_order_that_takes_stock_below_the_threshold_records_low_stock(customer, pet):
+    place(customer.user, pet, quantity=3)  # not paid: the orderable stock changed when it was placed
     low = Event.objects.get(type=InventoryEvent.LOW_STOCK)
     assert low.data["pet"]["stock"] == 2
     assert low.owner is None
+
+
+def test_the_payment_sells_the_reserved_units_without_a_stock_event(customer, pet):
+    order = place(customer.user, pet, quantity=3)
+    recorded = Event.objects.filter(subject=f"pet/{pet.id}").count()
+    services.charge_payment(order_id=order.id)
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (2, 0)
+    assert Event.objects.filter(subject=f"pet/{pet.id}").count() == recorded  # the stock did not change
 
 
 def test_cancelling_a_paid_order_refunds_it_and_puts_stock_back(customer, pet):
