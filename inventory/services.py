@@ -38,7 +38,7 @@ class UnknownPet(DomainError):
     title = "No such pet"
 
 
-def publish_stock_change(pet: Pet) -> None:
+def record_stock_change(pet: Pet) -> None:
     record(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
 
 
@@ -55,7 +55,7 @@ def create_pet(
 def add_pet(*, pet: Pet) -> Pet:
     """Save a new pet built elsewhere (the admin's form), with its `inventory.updated` event."""
     pet.save(force_insert=True)
-    publish_stock_change(pet)
+    record_stock_change(pet)
     return pet
 
 
@@ -86,7 +86,7 @@ def restock(*, pet_id: uuid.UUID, quantity: int) -> Pet:
     if not added:
         raise TooMuchStock(f"A pet holds at most {MAX_STOCK} units, orderable and reserved together.")
     pet = Pet.objects.get(id=pet_id)
-    publish_stock_change(pet)
+    record_stock_change(pet)
     return pet
 
 
@@ -124,7 +124,7 @@ def reserve(*, quantities: Mapping[uuid.UUID, int]) -> None:
             pet = Pet.objects.get(id=pet_id)
             raise OutOfStock(f"Only {pet.stock} of {pet.name} left; you asked for {quantity}.")
         (pet,) = taken
-        publish_stock_change(pet)
+        record_stock_change(pet)
         if pet.stock <= pet.low_stock_threshold:
             record(type=InventoryEvent.LOW_STOCK, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
 
@@ -158,4 +158,4 @@ def release(*, quantities: Mapping[uuid.UUID, int], committed: bool) -> None:
             )
         Pet.objects.filter(id=pet.id).update(stock=F("stock") + back, reserved=F("reserved") - held)
         pet.stock, pet.reserved = pet.stock + back, pet.reserved - held
-        publish_stock_change(pet)
+        record_stock_change(pet)

@@ -203,11 +203,11 @@ def _transition(order: Order, new_status: OrderStatus) -> None:
     )
 
 
-def _publish_order_event(order: Order, type: OrderEvent) -> None:
+def _record_order_event(order: Order, type: OrderEvent) -> None:
     record(type=type, subject=order_subject(order), owner=order.user, data={"order": represent(order)})
 
 
-def _publish_payment_event(order: Order, type: PaymentEvent) -> None:
+def _record_payment_event(order: Order, type: PaymentEvent) -> None:
     record(
         type=type,
         subject=order_subject(order),
@@ -245,7 +245,7 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
             order.payment_status = PaymentStatus.FAILED
             order.payment_token = ""  # of no further use: not kept
             order.save()
-            _publish_payment_event(order, PaymentEvent.FAILED)
+            _record_payment_event(order, PaymentEvent.FAILED)
             _cancel(order, reason=CancelReason.PAYMENT_FAILED)
             return order
         logger.info("payment captured: %s", order.charge_id)
@@ -253,7 +253,7 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
         order.payment_token = ""  # captured: the token is of no further use, so it is not kept
         sell(order)
         _transition(order, OrderStatus.APPROVED)
-        _publish_payment_event(order, PaymentEvent.SUCCEEDED)
+        _record_payment_event(order, PaymentEvent.SUCCEEDED)
         return order
 
 
@@ -339,7 +339,7 @@ def _complete_if_done(order: Order, *, sent: set[str]) -> None:
         order.completed_at = timezone.now()
         changed.append("completed_at")
         logger.info("order completed")
-        _publish_order_event(order, OrderEvent.COMPLETED)
+        _record_order_event(order, OrderEvent.COMPLETED)
     if order.steps_left and not missing_steps(order, emails_taken=sent):
         order.steps_left = False
         changed.append("steps_left")
@@ -391,17 +391,17 @@ def _cancel(order: Order, *, reason: CancelReason) -> None:
         gateway.refund(charge_id=order.charge_id, idempotency_key=f"refund-{order.id}")
         order.payment_status = PaymentStatus.REFUNDED
         order.save()
-        _publish_payment_event(order, PaymentEvent.REFUNDED)
+        _record_payment_event(order, PaymentEvent.REFUNDED)
     inventory.release(quantities=_quantities(order), committed=order.stock_committed_at is not None)
     logger.info("order cancelled: %s", reason)
-    _publish_order_event(order, OrderEvent.CANCELLED)
+    _record_order_event(order, OrderEvent.CANCELLED)
 
 
 def ship_order(*, order_id: uuid.UUID) -> Order:
     with transaction.atomic():
         order = _locked(order_id)
         _transition(order, OrderStatus.SHIPPED)
-        _publish_order_event(order, OrderEvent.SHIPPED)
+        _record_order_event(order, OrderEvent.SHIPPED)
         return order
 
 
@@ -409,7 +409,7 @@ def deliver_order(*, order_id: uuid.UUID) -> Order:
     with transaction.atomic():
         order = _locked(order_id)
         _transition(order, OrderStatus.DELIVERED)
-        _publish_order_event(order, OrderEvent.DELIVERED)
+        _record_order_event(order, OrderEvent.DELIVERED)
         return order
 
 
