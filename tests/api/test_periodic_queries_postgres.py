@@ -86,6 +86,7 @@ def sequential_scans(sql: str) -> list[str]:
 def test_no_periodic_query_reads_a_large_table_sequentially(large_store, settings):
     settings.EVENT_BUS_URL = "amqp://guest:guest@127.0.0.1:9//"  # with a bus: its relay and backlog too
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} | {"events.relay_unpublished_events"}
+    current_app.loader.import_default_modules()  # every app's tasks, as a worker finds them at start
     with (
         CaptureQueriesContext(connection) as captured,
         mock.patch("celery.app.task.Task.apply_async"),  # what they queue is not the point here
