@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
 # The event bus of `make run`: a local RabbitMQ, when one answers and EVENT_BUS_URL is not set.
 LOCAL_EVENT_BUS := amqp://guest:guest@127.0.0.1:5672//
-# The test suite runs on the default SQLite database, then on PostgreSQL; each pass in two lanes
-# (pytest-xdist; a lane has its own databases, tests/settings.py), the slowest tests listed at the end.
+# The test suite runs on the default SQLite database, then on PostgreSQL; each pass in three lanes
+# (pytest-xdist: most tests wait on processes, receivers and timeouts; a lane has its own
+# databases, tests/settings.py), the slowest tests listed at the end.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/petstore
-PYTEST_LANES ?= -n 2 --durations=15
+PYTEST_LANES ?= -n 3 --durations=15
 
 .PHONY: run test test-fast lint bench
 

@@ -112,10 +112,15 @@ def _clean_shared_cache(request):
 
 def pytest_collection_modifyitems(items):
     """A test that starts real processes (through `worker_env`) is a worker test, marked or not:
-    `make test` runs those on PostgreSQL, and on SQLite only the ones marked `sqlite_too`."""
+    `make test` runs those on PostgreSQL, and on SQLite only the ones marked `sqlite_too`.
+
+    The tests marked `slow` run first: pytest-xdist deals the first tests out to its lanes one by
+    one, so each lane starts on a long one and the lanes end together, not one lane alone on the
+    longest test at the end."""
     for item in items:
         if "worker_env" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.worker)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def worker_database_url() -> str:

@@ -110,6 +110,7 @@ def start_afresh() -> None:
     create_pet(name="Rex", species="dog", price=Decimal("125.50"), stock=5, low_stock_threshold=2)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_sequences_along_the_schemas_links_answer_within_it():
     class Sequences(schema.as_state_machine()):

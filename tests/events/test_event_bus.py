@@ -149,6 +149,7 @@ def test_a_queue_bound_to_order_star_receives_every_event_of_an_order(event_bus,
     eventually(lambda: not Event.objects.filter(bus_publish_at__isnull=False).exists(), message="every event confirmed")
 
 
+@pytest.mark.slow
 def test_while_the_bus_is_down_orders_get_201_promptly_and_the_relay_publishes_every_event_later(
     event_bus, transactional_db, customer, pet
 ):

@@ -23,6 +23,7 @@ def subscribe(who, url: str, events=("*",)) -> str:
     return response.json()["id"]
 
 
+@pytest.mark.slow
 def test_a_hostile_customers_receivers_never_hold_up_another_customer(workers, make_customer, hostile, settings):
     villain, victim = make_customer(), make_customer()
     behaviours = [receivers.trickle_body, receivers.trickle_everything]

@@ -81,6 +81,7 @@ def test_shipping_sends_the_shipping_mail(workers, customer, staff, pet):
     eventually(lambda: "Your Petstore order is on its way" in workers.sent_mail(), message="the shipping mail")
 
 
+@pytest.mark.slow
 def test_with_the_broker_down_orders_are_accepted_and_relayed_later(workers, customer, pet):
     """The outbox: the request succeeds without a broker; the relay dispatches the event after."""
     script = (

@@ -88,6 +88,7 @@ def axe_violations(page) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", VIEWPORTS)
 def test_a_customer_runs_their_webhooks_in_the_portal(workers, web, chromium, make_customer, httpserver, width):
     customer = make_customer()

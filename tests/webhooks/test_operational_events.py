@@ -81,6 +81,7 @@ def test_an_exhausted_delivery_is_told_to_the_other_endpoints_not_to_its_own(wor
     assert Event.objects.filter(type="delivery.exhausted").count() == 1
 
 
+@pytest.mark.slow
 def test_two_failing_endpoints_do_not_feed_each_other_exhausted_deliveries(workers, customer, receiver):
     receiver.expect_request("/a").respond_with_data(status=500)
     receiver.expect_request("/b").respond_with_data(status=500)

@@ -116,6 +116,7 @@ def test_an_orders_later_events_wait_for_its_failing_first_one_and_others_go_mea
 RATE, WINDOW = 5, 20.0
 
 
+@pytest.mark.slow
 def test_a_rate_limit_holds_across_two_worker_processes(two_workers, customer, receiver):
     recorder = Recorder()
     receiver.expect_request("/hook").respond_with_handler(recorder)
