@@ -123,8 +123,8 @@ def _shape_errors(spec: Any, at: str) -> dict[str, list[str]]:
     """Not an object, or deeper than MAX_DEPTH: nothing else is looked at (nor serialised)."""
     if not isinstance(spec, dict):
         return {at: ["A filter is a JSON object (or null for none)."]}
-    if too_deep := _first_too_deep(spec, at):
-        return {too_deep: [f"The filter is nested deeper than {MAX_DEPTH} levels."]}
+    if flaw := _first_flaw(spec, at):
+        return {flaw[0]: [flaw[1]]}
     return {}
 
 
@@ -341,16 +341,22 @@ def _equal(value: Any, operand: Any) -> bool:
 # --- Limits and schemas ----------------------------------------------------------------------
 
 
-def _first_too_deep(spec: dict, at: str) -> str | None:
-    """Where the filter first goes deeper than MAX_DEPTH, walked without recursion (a deep filter
+NUL = "\x00"
+
+
+def _first_flaw(spec: dict, at: str) -> tuple[str, str] | None:
+    """Where the filter first goes deeper than MAX_DEPTH, or holds a NUL character (PostgreSQL's
+    jsonb cannot store one), and what is wrong there; walked without recursion (a deep filter
     must not exhaust the stack that checks it)."""
     pending: list[tuple[Any, str, int]] = [(spec, at, 1)]
     while pending:
         node, where, depth = pending.pop()
         if depth > MAX_DEPTH:
-            return where
+            return where, f"The filter is nested deeper than {MAX_DEPTH} levels."
         children: Iterable = node.items() if isinstance(node, dict) else enumerate(node)
         for key, child in children:
+            if NUL in str(key) or (isinstance(child, str) and NUL in child):
+                return f"{where}.{key}", "A filter cannot hold the NUL character (\\u0000)."
             if isinstance(child, (dict, list)):
                 pending.append((child, f"{where}.{key}", depth + 1))
     return None
