@@ -2,42 +2,30 @@
 a real worker. Screenshots land in artifacts/screenshots/."""
 
 import os
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import connections
 
+from tests import browser as browser_tests
 from tests.conftest import ROOT, eventually, order_body
 from webhooks import services
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.worker
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 
 @pytest.fixture
 def browser_page(live_server, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it: scripts/ensure-services chromium)")
+    browser_tests.skip_without_chromium()
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop here
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     User.objects.create_superuser("staff", "staff@example.com", "a long staff password")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = browser_tests.launch(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{live_server.url}/admin/")
         page.fill("#id_username", "staff")

@@ -15,22 +15,14 @@ from django.db import connections
 
 from harness import Processes
 from harness.processes import free_port
+from tests import browser as browser_tests
 from tests.conftest import ROOT
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.worker
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "tools" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(os.environ.get("PETSTORE_TEST_ARTIFACTS", ROOT / "artifacts")) / "screenshots" / "portal"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +36,7 @@ def web(worker_env, tmp_path_factory):
 
 @pytest.fixture
 def chromium(monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it: scripts/ensure-services chromium)")
+    browser_tests.skip_without_chromium()
     if not AXE.exists():
         pytest.skip("axe-core is not installed (make test installs it: cd tools/a11y && npm ci)")
     from playwright.sync_api import sync_playwright
@@ -53,7 +44,7 @@ def chromium(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop here
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = browser_tests.launch(playwright)
         yield browser
         browser.close()
         # Queries made while Playwright's event loop runs have their own connections (Django keeps
