@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -224,9 +224,10 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
     locked while the gateway answers, so a concurrent cancel waits and sees the outcome; the
     gateway's idempotency key keeps a repeated attempt from charging twice.
 
-    The stock is sold last, as the transaction ends, after the events were written and fanned out
-    (`_sold_last`): the pets' rows, which every buyer of a popular pet needs, stay locked for that
-    one UPDATE and the commit.
+    The stock is sold last, as the transaction ends, after the events were written (`_sold_last`):
+    the pets' rows, which every buyer of a popular pet needs, stay locked for that one UPDATE and
+    the commit. The events' consumers (the webhook fan-out) run once it has committed
+    (`dispatching_here()` in the task), with no row of the order or its pets locked.
     """
     with transaction.atomic(), _sold_last() as sell, recording_together():
         order = _locked(order_id)
@@ -261,8 +262,7 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
 def _sold_last() -> Iterator[Callable[[Order], None]]:
     """Around `recording_together()` in a transaction (so that it ends after it): the orders given
     to the callable are marked stock-committed at once (saved with them) and their reserved units
-    sold as the block ends, after the events were written and fanned out. Nothing is sold if the
-    block raises."""
+    sold as the block ends, after the events were written. Nothing is sold if the block raises."""
     sold: list[Order] = []
 
     def sell(order: Order) -> None:
@@ -305,29 +305,41 @@ def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
     Message-ID is fixed per order and kind, so mail clients show the two as one.
     """
     with transaction.atomic(), recording_together():
-        order = _locked(order_id, with_related=(Prefetch("items", OrderItem.objects.select_related("pet")), "emails"))
-        sent = _sent_emails(order)
-        if kind in sent or not _record_email(order, kind):
+        order = _locked(order_id, with_related=(Prefetch("items", OrderItem.objects.select_related("pet")),))
+        if not _record_email(order, kind):
             return
         if order.user.email:
             build_order_email(order=order, kind=kind).send()
         logger.info("%s e-mail sent", kind)
-        _complete_if_done(order, sent={*sent, kind})
+        # The confirmation is the mail that completes an order, and its own record is all the
+        # completion needs. Another kind reads which mails went before: it may be the last step.
+        # (A late confirmation of a shipped order leaves `steps_left` to the sweep to settle.)
+        sent = {kind} if kind == EmailKind.CONFIRMATION else _sent_emails(order, fresh=True)
+        _complete_if_done(order, sent=sent)
 
 
-def _sent_emails(order: Order) -> set[str]:
+def _sent_emails(order: Order, *, fresh: bool = False) -> set[str]:
+    """The kinds of mail the order has had: from its prefetched `emails`, or `fresh` from the database."""
+    if fresh:
+        return set(OrderEmail.objects.filter(order=order, sent_at__isnull=False).values_list("kind", flat=True))
     return {email.kind for email in order.emails.all() if email.sent_at}
 
 
 def _record_email(order: Order, kind: EmailKind) -> bool:
-    """Record the mail as sent (order locked), unless another worker's record is there. A record
-    left unsent by an earlier release, which sent after claiming in a transaction of its own, is
-    taken over."""
-    now = timezone.now()
-    if any(email.kind == kind for email in order.emails.all()):
-        return OrderEmail.objects.filter(order=order, kind=kind, sent_at__isnull=True).update(sent_at=now) == 1
-    OrderEmail.objects.create(order=order, kind=kind, claimed_at=now, sent_at=now)
-    return True
+    """Record the mail as sent (order locked), unless it was already: one statement, an upsert the
+    ORM cannot say (its conflict update has no condition). A record left unsent by an earlier
+    release, which sent after claiming in a transaction of its own, is taken over."""
+    table = connection.ops.quote_name(OrderEmail._meta.db_table)
+    now = OrderEmail._meta.get_field("sent_at").get_db_prep_value(timezone.now(), connection)
+    order_id = OrderEmail._meta.get_field("order").get_db_prep_value(order.id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (order_id, kind, claimed_at, sent_at) VALUES (%s, %s, %s, %s)"
+            f" ON CONFLICT (order_id, kind) DO UPDATE SET sent_at = excluded.sent_at"
+            f" WHERE {table}.sent_at IS NULL RETURNING id",
+            [order_id, str(kind), now, now],
+        )
+        return cursor.fetchone() is not None
 
 
 def _complete_if_done(order: Order, *, sent: set[str]) -> None:

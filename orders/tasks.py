@@ -2,7 +2,8 @@
 pipeline's steps (`orders.pipeline`) enter the queue.
 
 A task whose service records events calls it `with dispatching_here():` the worker is already in
-the background, so it dispatches those events itself, in their transaction (`events.outbox.recording`).
+the background, so it dispatches those events itself once their transaction commits
+(`events.outbox.recording`).
 """
 
 import logging

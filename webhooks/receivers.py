@@ -21,10 +21,11 @@ logger = logging.getLogger(__name__)
 
 @receiver(events_published, dispatch_uid="webhooks.fan_out")
 def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
-    """A webhook problem never undoes the change that recorded the events (a payment taken): the
-    fan-out runs in a savepoint, and if it fails it is rolled back alone, logged, and tried again
-    by a task once the change has committed (fan-outs are idempotent). Events are dispatched in a
-    worker, on either route (`events.outbox.recording`), so this worker's sender takes the deliveries."""
+    """A webhook problem never undoes the events' dispatch (nor the order's next steps, queued by
+    it): the fan-out runs in a savepoint, and if it fails it is rolled back alone, logged, and
+    tried again by a task once the dispatch has committed (fan-outs are idempotent). Events are
+    dispatched in a worker, on either route (`events.outbox.recording`), so this worker's sender
+    takes the deliveries."""
     try:
         with transaction.atomic():
             fanout.fan_out(events=events, send_here=True)

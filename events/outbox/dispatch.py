@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import log_context
@@ -20,39 +20,51 @@ logger = logging.getLogger(__name__)
 
 
 def dispatch_by_id(*, event_id: uuid.UUID | str, together: Sequence[uuid.UUID | str] = ()) -> None:
-    """Dispatch a queued event, and those recorded `together` with it, as the database holds them
-    (one query): a message names the events, and their consumers (webhooks signed and sent) never
-    take more from the message than that. Ids the database does not hold are logged and dispatch
-    nothing."""
+    """Dispatch a queued event, and those recorded `together` with it, as the database holds them:
+    a message names the events, and their consumers (webhooks signed and sent) never take more
+    from the message than that. Ids the database does not hold, or holds dispatched already, are
+    logged and dispatch nothing."""
     ids = [event_id, *together]
     try:
-        events = list(Event.objects.filter(id__in=ids).order_by("id"))
+        ids = [Event._meta.pk.to_python(one) for one in ids]
     except ValidationError:  # not even ids
-        events = []
-    if len(events) < len(ids):  # their transaction rolled back, or the message is not ours
-        found = {str(event.id) for event in events}
-        missing = ", ".join(str(one)[:64] for one in ids if str(one) not in found)
-        logger.warning("dispatch of event %s skipped: no such event", missing)
-    if events:
-        dispatch(events)
+        logger.warning("dispatch of event %s skipped: no such event", str(event_id)[:64])
+        return
+    dispatched = dispatch(ids)
+    if len(dispatched) < len(ids):  # their transaction rolled back, another dispatch took them, or forged
+        found = {event.id for event in dispatched}
+        missing = ", ".join(str(one) for one in ids if one not in found)
+        logger.warning("dispatch of event %s skipped: no such event awaits dispatch", missing)
 
 
-def dispatch(events: Sequence[Event], *, written_dispatched: bool = False) -> None:
-    """Hand events to their consumers (the `events_published` receivers), then mark them
-    dispatched: the one dispatch of both routes. Events the route "here" wrote already dispatched
-    (`written_dispatched`) need no mark; others are marked unless another dispatch of them did
-    (the relay handed one on twice), and only the dispatch that marks them counts them and
-    publishes them to the bus, once the transaction commits."""
-    log_context.bind(event_id=events[0].id)
-    log_context.bind_subject(events[0].subject)
-    events_published.send(sender=Event, events=events)
-    if written_dispatched or _mark_dispatched(events):
-        transaction.on_commit(lambda: _dispatched(events), robust=True)
+def dispatch(event_ids: Sequence[uuid.UUID]) -> list[Event]:
+    """Take the events not dispatched yet, in one transaction: mark them dispatched and read them
+    back (one statement: a concurrent dispatch of the same events waits, then finds none), and
+    hand them to their consumers (the `events_published` receivers). A consumer that fails rolls
+    the mark back with its work, so the relay hands the events on again. Once committed, the
+    events are counted and published to the bus. Returns the events dispatched."""
+    with transaction.atomic():
+        events = _take_undispatched(event_ids)
+        if events:
+            log_context.bind(event_id=events[0].id)
+            log_context.bind_subject(events[0].subject)
+            events_published.send(sender=Event, events=events)
+            transaction.on_commit(lambda: _dispatched(events), robust=True)
+    return events
 
 
-def _mark_dispatched(events: Sequence[Event]) -> int:
-    undispatched = Event.objects.filter(id__in=[event.id for event in events], dispatched_at__isnull=True)
-    return undispatched.update(dispatched_at=timezone.now())
+def _take_undispatched(event_ids: Sequence[uuid.UUID]) -> list[Event]:
+    """UPDATE … RETURNING, which the ORM's update() cannot say (PostgreSQL, and SQLite ≥ 3.35)."""
+    if not event_ids:
+        return []
+    table, pk = connection.ops.quote_name(Event._meta.db_table), Event._meta.pk
+    ids = [pk.get_db_prep_value(event_id, connection) for event_id in event_ids]
+    taken = Event.objects.raw(
+        f"UPDATE {table} SET dispatched_at = %s WHERE dispatched_at IS NULL"
+        f" AND id IN ({', '.join(['%s'] * len(ids))}) RETURNING *",
+        [Event._meta.get_field("dispatched_at").get_db_prep_value(timezone.now(), connection), *ids],
+    )
+    return sorted(taken, key=lambda event: event.id)
 
 
 def _dispatched(events: Sequence[Event]) -> None:

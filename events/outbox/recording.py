@@ -9,11 +9,12 @@ chooses in plain sight:
   (`events.outbox.handoff`; the events of one transaction in one message) to the
   `events.dispatch_event` task, which dispatches them in a worker. The request answers at once.
 - **Here**, for a worker's task that wraps its service call in `with dispatching_here():`
-  (`orders.tasks`): the worker is already in the background, so `dispatch` runs right there,
-  inside the transaction that records the event, and the event is written already dispatched.
-  The consumers' work becomes part of the change: the webhook deliveries are rows of the same
-  commit (sent by this worker once it commits), and the order's next steps are queued once it
-  commits. No trip through the broker, no second UPDATE.
+  (`orders.tasks`): the worker is already in the background, so once the transaction that
+  recorded the events commits, it dispatches them itself, right there, in a transaction of its
+  own. No trip through the broker, and the consumers' work (the webhook fan-out: a query, a
+  Redis round trip, the delivery inserts) never runs while the change's rows are locked: a
+  popular pet's row, or an order's, is held for the change alone. A worker that dies between
+  the two commits leaves the events undispatched, for the relay.
 
 Either way `dispatch` runs in a worker, and its consumers start their work there.
 
@@ -24,6 +25,7 @@ in a consumer named below (`robust`: a failure is logged and the commit stands):
 | -------------------------- | --------------------------------------------------- | ------------------------------ |
 | recording, either route    | open event streams told to look                     | `events.outbox.wakeup.notify`  |
 | recording, queued route    | the events queued by id, in one message             | `events.outbox.handoff`        |
+| recording, route "here"    | the events dispatched by this worker                | `events.outbox.dispatch`       |
 | dispatch, either route     | counted (`petstore_events_published_total`), logged | `dispatch._dispatched`         |
 | dispatch, with a bus       | published to the event bus                          | `dispatch.publish_to_bus`      |
 | dispatch: orders' receiver | the steps that follow the event queued              | `orders.receivers`             |
@@ -36,8 +38,8 @@ same backoff. A request neither waits for the bus nor fails for it.
 
 Either way nothing is lost: a queued event stays undispatched until a worker has handed it on,
 and the relay (`events.relay_undispatched_events`, on beat) queues it again if the broker lost it;
-`dispatch` marks events only after their consumers ran, so a worker that dies between the two
-leaves them to the relay; work a worker started after its commit and then lost with the worker is
+`dispatch` marks events in the transaction in which their consumers run, so a worker that dies
+before it commits leaves them to the relay; work a worker started after its commit and then lost with the worker is
 found again from the database (the due-delivery sweep, the stalled-order sweep). Consumers are
 idempotent.
 
@@ -54,7 +56,6 @@ from contextlib import contextmanager
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.utils import timezone
 
 from core import tracing
 from events.bus import rabbitmq as bus
@@ -72,7 +73,7 @@ _here: contextvars.ContextVar[bool] = contextvars.ContextVar("outbox_dispatching
 @contextmanager
 def dispatching_here() -> Iterator[None]:
     """For a worker's task, around its service call: the events recorded inside are dispatched by
-    this worker, in their recording transaction (the route "here" above)."""
+    this worker once their recording transaction commits (the route "here" above)."""
     token = _here.set(True)
     try:
         yield
@@ -108,8 +109,8 @@ def recording_together() -> Iterator[None]:
 
 
 def _record(events: list[Event]) -> None:
-    """Write the events in the caller's transaction, numbered, and dispatch them here or queue
-    them once it commits. Each event keeps the trace it was recorded in: whatever it causes, on
+    """Write the events in the caller's transaction, numbered, and once it commits dispatch them
+    here or queue them. Each event keeps the trace it was recorded in: whatever it causes, on
     either route or through the relay, continues that trace."""
     traceparent = tracing.current_traceparent()
     for event in events:
@@ -120,14 +121,10 @@ def _record(events: list[Event]) -> None:
         publish_at = default_relay_at()
         for event in events:
             event.bus_publish_at = publish_at
-    here = _here.get()
-    if here:  # written dispatched: no UPDATE after
-        now = timezone.now()
-        for event in events:
-            event.dispatched_at = now
     Event.objects.bulk_create(events)
-    if here:
-        dispatch(events, written_dispatched=True)
+    if _here.get():
+        event_ids = [event.id for event in events]
+        transaction.on_commit(lambda: dispatch(event_ids), robust=True)
     else:
         handoff.queue_dispatch_after_commit(events)
 

@@ -38,7 +38,8 @@ REQUEST_BUDGET = 8
 # The tasks: dispatch of order.created, payment (with the stock), e-mail. Each transaction that
 # records events bumps its subjects' sequence counters in one statement (the payment's, and the
 # e-mail's order.completed); the subscribed endpoints are kept by each process, not read per event.
-# One more than before: the dispatch reads its event back by id rather than trust the message,
+# Each dispatch (of order.created, and after their commit of the payment's and the e-mail's events)
+# marks its events and reads them back by id in one statement, rather than trust the message,
 # which anyone who can write to the broker could have forged (tests/events/test_forged_dispatch.py).
 ORDER_WORK_BUDGET = 19
 STATEMENTS_PER_RECORDED_BATCH = 2  # the attempts in one INSERT, the deliveries in one UPDATE

@@ -49,17 +49,43 @@ def test_an_event_recorded_in_another_thread_of_a_worker_is_queued_after_commit(
     assert not dispatched(recorded[0].id)
 
 
-def test_an_event_recorded_dispatching_here_is_dispatched_in_its_transaction_and_never_queued():
+def test_an_event_recorded_dispatching_here_is_dispatched_once_its_transaction_commits_and_never_queued():
     consumed = []
     with (
         mock.patch("events.outbox.handoff.current_app.send_task") as queued,
         mock.patch.object(dispatch.events_published, "send", lambda sender, events: consumed.extend(events)),
         recording.dispatching_here(),
     ):
-        event = record_test_event()
-    queued.assert_not_called()
-    assert consumed == [event]
+        with transaction.atomic():
+            event = recording.record(
+                type="webhook.test", subject="endpoint/x", data={"endpoint_id": "x", "message": "hi"}
+            )
+            assert consumed == []  # not while the recording transaction holds its rows
+        queued.assert_not_called()
+    assert [one.id for one in consumed] == [event.id]
     assert dispatched(event.id)
+
+
+def test_a_dispatch_takes_only_events_not_dispatched_yet():
+    with mock.patch("events.outbox.handoff.current_app.send_task"):
+        event = record_test_event()
+    consumed = []
+    with mock.patch.object(dispatch.events_published, "send", lambda sender, events: consumed.extend(events)):
+        assert [one.id for one in dispatch.dispatch([event.id])] == [event.id]
+        assert dispatch.dispatch([event.id]) == []  # the relay, or a message delivered twice
+    assert [one.id for one in consumed] == [event.id]
+
+
+def test_a_failing_consumer_leaves_its_events_undispatched_for_the_relay():
+    with mock.patch("events.outbox.handoff.current_app.send_task"):
+        event = record_test_event()
+
+    def fail(sender, events):
+        raise RuntimeError("consumer down")
+
+    with mock.patch.object(dispatch.events_published, "send", fail), pytest.raises(RuntimeError):
+        dispatch.dispatch([event.id])
+    assert not dispatched(event.id)
 
 
 def test_the_events_of_one_transaction_are_queued_in_one_message_and_dispatched_together():

@@ -49,5 +49,5 @@ def test_each_further_relay_of_an_event_waits_twice_as_long(settings):
 
 def test_a_dispatched_event_is_not_relayed():
     (event,) = undispatched_events(1)
-    dispatch.dispatch([event])
+    dispatch.dispatch([event.id])
     assert relay.claim_events_to_relay() == []

@@ -7,13 +7,15 @@ from functools import partial
 from unittest import mock
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from inventory.models import Pet
+from orders import tasks
 from orders.models import Order
 from tests.conftest import eventually, order_body
+from webhooks.pipeline import fanout
 
 pytestmark = pytest.mark.postgres
 
@@ -189,3 +191,40 @@ def test_an_endpoint_disabled_and_enabled_by_many_at_once_changes_and_tells_once
 
     changes = Event.objects.filter(subject=f"endpoint/{endpoint.id}").order_by("id")
     assert [event.type for event in changes] == ["endpoint.disabled", "endpoint.enabled"]
+
+
+def rows_free(*, order_id, pet_id) -> bool:
+    """Whether another connection could lock the order and the pet row at once, right now."""
+
+    def probe():
+        try:
+            with transaction.atomic():
+                Order.objects.select_for_update(nowait=True).get(id=order_id)
+                Pet.objects.select_for_update(nowait=True).get(id=pet_id)
+            return True
+        except DatabaseError:
+            return False
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(probe).result()
+
+
+def test_the_webhook_fan_out_never_runs_while_the_order_or_its_pet_is_locked(customer, pet):
+    order_id = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
+    fan_out = fanout.fan_out
+    seen = []
+
+    def probing(*, events, send_here):
+        seen.append(([event.type for event in events], rows_free(order_id=order_id, pet_id=pet.id)))
+        return fan_out(events=events, send_here=send_here)
+
+    with mock.patch.object(fanout, "fan_out", probing):
+        tasks.charge_payment.apply(args=(order_id,))
+        tasks.send_order_email.apply(args=(order_id, "confirmation"))
+
+    assert seen == [
+        (["order.status_changed", "payment.succeeded"], True),
+        (["order.completed"], True),
+    ]
