@@ -10,8 +10,10 @@ from orders import tasks
 from orders.pipeline import STEPS_AFTER
 
 
-@receiver(events_published, dispatch_uid="orders.enqueue_order_work")
-def enqueue_order_work(sender, events: list[Event], **kwargs) -> None:
+@receiver(events_published, dispatch_uid="orders.take_order_steps")
+def take_order_steps(sender, events: list[Event], **kwargs) -> None:
+    """Events are dispatched in a worker (`events.outbox.recording`), which takes the steps that
+    follow them itself, once the dispatch has committed (`orders.tasks.take_steps`)."""
     work = [(split(event.subject)[1], steps) for event in events if (steps := STEPS_AFTER.get(event.type))]
-    if work:  # once the change that recorded the events has committed (at once outside a transaction)
-        transaction.on_commit(lambda: [tasks.queue_steps(order_id, steps) for order_id, steps in work], robust=True)
+    if work:
+        transaction.on_commit(lambda: [tasks.take_steps(order_id, steps) for order_id, steps in work], robust=True)

@@ -43,7 +43,8 @@ REQUEST_BUDGET = 8
 # which anyone who can write to the broker could have forged (tests/events/test_forged_dispatch.py).
 ORDER_WORK_BUDGET = 19
 STATEMENTS_PER_RECORDED_BATCH = 2  # the attempts in one INSERT, the deliveries in one UPDATE
-MESSAGE_BUDGET = 4
+# One: order.created's dispatch; the worker that takes it takes the order's steps too (orders.tasks.take_steps).
+MESSAGE_BUDGET = 1
 # The issue's budget for all the workers' statements. The recorder lingers a moment after a result
 # for the rest of its burst, so one event's deliveries to both endpoints make one batch.
 WORKER_BUDGET = 25

@@ -265,12 +265,13 @@ def test_one_trace_from_the_order_request_through_the_worker_to_each_webhook_att
     assert {span.span_id.hex() for span in attempts} == {span_id(traceparent) for traceparent in headers.values()}
     assert {span.kind for span in attempts} == {OtlpSpan.SPAN_KIND_CLIENT}
 
-    # The tasks between them, in the worker, are of the same trace; the dispatch task's parent is
-    # the message this process published once the request's transaction committed.
+    # The work between them, in the worker, is of the same trace: the dispatch task, and the
+    # payment step it took itself; the dispatch task's parent is the message this process
+    # published once the request's transaction committed.
     tasks_run = eventually(
         lambda: (
-            all(collector.named(f"run/{name}") for name in ("events.dispatch_event", "orders.charge_payment"))
-            and collector.named("run/events.dispatch_event") + collector.named("run/orders.charge_payment")
+            all(collector.named(name) for name in ("run/events.dispatch_event", "step/charge_payment"))
+            and collector.named("run/events.dispatch_event") + collector.named("step/charge_payment")
         )
     )
     assert {span.trace_id for span in tasks_run} == {trace}

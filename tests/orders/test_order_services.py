@@ -7,6 +7,7 @@ import pytest
 from django.db import DatabaseError
 
 from events.models import Event
+from events.outbox import dispatch
 from inventory.events import InventoryEvent
 from inventory.models import MAX_STOCK
 from inventory.services import OutOfStock, UnknownPet, create_pet, restock
@@ -55,19 +56,36 @@ def test_placing_an_order_dispatches_its_event_only_after_commit(customer, pet, 
 
 
 @pytest.mark.django_db(transaction=True)  # real commits, so on-commit hooks run inside the task
-def test_events_a_worker_records_are_dispatched_by_it_without_a_trip_through_the_broker(customer, pet):
+def test_events_a_worker_records_are_dispatched_by_it_and_its_steps_taken_without_a_trip_through_the_broker(
+    customer, pet, mailoutbox
+):
     with mock.patch("events.outbox.handoff.current_app.send_task"):
         order = place(customer.user, pet)
     with (
         mock.patch("events.outbox.handoff.current_app.send_task") as queued_dispatch,
-        mock.patch("orders.tasks.send_order_email.delay") as send_mail,
+        mock.patch("orders.tasks.send_order_email.delay") as queued_mail,
     ):
         tasks.charge_payment.apply(args=[str(order.id)])  # run here, as a worker runs it
 
     queued_dispatch.assert_not_called()
-    send_mail.assert_called_once_with(str(order.id), "confirmation")  # payment.succeeded reached its consumers
+    queued_mail.assert_not_called()  # payment.succeeded reached its consumers: the mail step taken here
+    assert [mail.to for mail in mailoutbox] == [[customer.user.email]]
+    assert Order.objects.get(id=order.id).completed_at is not None
     undispatched = Event.objects.filter(subject=f"order/{order.id}", dispatched_at__isnull=True)
     assert list(undispatched.values_list("type", flat=True)) == ["order.created"]  # queued by the web
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_that_fails_in_the_dispatching_worker_is_queued_as_its_task_and_the_rest_goes_on(customer, pet):
+    with mock.patch("events.outbox.handoff.current_app.send_task"):
+        order = place(customer.user, pet, token="tok_processingError")  # the gateway fails, then answers
+    created = Event.objects.get(subject=f"order/{order.id}", type=OrderEvent.CREATED)
+    with mock.patch("orders.tasks.charge_payment.delay") as queued_charge:
+        dispatch.dispatch([created.id])  # as the dispatch task does, in a worker
+
+    queued_charge.assert_called_once_with(str(order.id))
+    assert Order.objects.get(id=order.id).payment_status == PaymentStatus.PENDING
+    assert Event.objects.get(id=created.id).dispatched_at is not None  # the dispatch stands
 
 
 def test_too_little_stock_places_no_order(customer, pet):
