@@ -9,12 +9,15 @@ from django.db import connection, transaction
 from django.db.models import F, ProtectedError
 
 from core.errors import DomainError
+from core.serializers import representer
 from events.outbox.recording import record
 from inventory.events import InventoryEvent, pet_subject
 from inventory.models import MAX_STOCK, Pet
 from inventory.serializers import PetSerializer
 
 logger = logging.getLogger(__name__)
+
+_pet_data = representer(PetSerializer)  # a pet as its events carry it
 
 
 class OutOfStock(DomainError):
@@ -39,7 +42,7 @@ class UnknownPet(DomainError):
 
 
 def record_stock_change(pet: Pet) -> None:
-    record(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
+    record(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": _pet_data(pet)})
 
 
 def create_pet(
@@ -126,7 +129,7 @@ def reserve(*, quantities: Mapping[uuid.UUID, int]) -> None:
         (pet,) = taken
         record_stock_change(pet)
         if pet.stock <= pet.low_stock_threshold:
-            record(type=InventoryEvent.LOW_STOCK, subject=pet_subject(pet), data={"pet": PetSerializer(pet).data})
+            record(type=InventoryEvent.LOW_STOCK, subject=pet_subject(pet), data={"pet": _pet_data(pet)})
 
 
 def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from core import log_context
 from core.errors import DomainError, TryAgainLater
 from core.pruning import delete_in_batches
+from core.serializers import representer
 from events.models import Event
 from events.outbox.recording import record, recording_together
 from inventory import services as inventory
@@ -89,8 +90,8 @@ class PlacedOrder:
     replayed: bool
 
 
-def represent(order: Order) -> dict:
-    return OrderSerializer(order).data
+represent = representer(OrderSerializer)  # an order as the API and the events show it
+_payment_of = representer(PaymentSerializer)
 
 
 def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency_key: str | None = None) -> PlacedOrder:
@@ -212,7 +213,7 @@ def _record_payment_event(order: Order, type: PaymentEvent) -> None:
         type=type,
         subject=order_subject(order),
         owner=order.user,
-        data={"payment": PaymentSerializer(order).data, "order": represent(order)},
+        data={"payment": _payment_of(order), "order": represent(order)},
     )
 
 

@@ -15,6 +15,7 @@ from orders import payments, services, tasks
 from orders.events import OrderEvent, PaymentEvent
 from orders.models import CancelReason, EmailKind, IdempotencyKey, Order, OrderEmail, OrderStatus, PaymentStatus
 from orders.payments import PaymentTemporarilyFailed
+from orders.serializers import OrderSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -460,3 +461,10 @@ def test_the_payment_token_is_not_kept_after_capture(customer, pet):
     assert Order.objects.get(id=order.id).payment_token == "tok_visa"
     services.charge_payment(order_id=order.id)
     assert Order.objects.get(id=order.id).payment_token == ""
+
+
+def test_an_order_is_represented_as_its_serializer_shows_it(customer, pet):
+    order = place(customer.user, pet)
+    order = Order.objects.prefetch_related("items").get(id=order.id)
+    assert services.represent(order) == OrderSerializer(order).data
+    assert services.represent(order)["items"][0]["pet_id"] == str(pet.id)
