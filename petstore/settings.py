@@ -144,7 +144,7 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 _BROKER_REDIS = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "redis://127.0.0.1:6379/0"
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.redis_pools.RedisCache",  # Django's, one client per pool
         "LOCATION": env("CACHE_URL", _BROKER_REDIS.rsplit("/", 1)[0] + "/1"),
         "KEY_PREFIX": "petstore",
         # One pool per process (`core.redis_pools`), not one per thread and per open event stream.
