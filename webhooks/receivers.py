@@ -21,8 +21,8 @@ logger = logging.getLogger(__name__)
 
 @receiver(events_published, dispatch_uid="webhooks.fan_out")
 def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
-    """A webhook problem never undoes the events' dispatch (nor the order's next steps, queued by
-    it): the fan-out runs in a savepoint, and if it fails it is rolled back alone, logged, and
+    """A webhook problem never undoes the events' dispatch (nor the order's next steps, taken once
+    it commits): the fan-out runs in a savepoint, and if it fails it is rolled back alone, logged, and
     tried again by a task once the dispatch has committed (fan-outs are idempotent). Events are
     dispatched in a worker, on either route (`events.outbox.recording`), so this worker's sender
     takes the deliveries."""

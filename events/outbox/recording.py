@@ -28,7 +28,7 @@ in a consumer named below (`robust`: a failure is logged and the commit stands):
 | recording, route "here"    | the events dispatched by this worker                | `events.outbox.dispatch`       |
 | dispatch, either route     | counted (`petstore_events_published_total`), logged | `dispatch._dispatched`         |
 | dispatch, with a bus       | published to the event bus                          | `dispatch.publish_to_bus`      |
-| dispatch: orders' receiver | the steps that follow the event queued              | `orders.receivers`             |
+| dispatch: orders' receiver | the steps that follow, taken by this worker         | `orders.tasks.take_steps`     |
 | dispatch: webhooks'        | the new deliveries handed to this worker's sender   | `webhooks.receivers`, `fanout` |
 
 With an event bus (`EVENT_BUS_URL`), events are written awaiting the bus (`bus_publish_at`), and
