@@ -3,14 +3,15 @@
 The dispatcher's receiver (`orders.receivers`) queues the steps that follow an event as it is
 dispatched; the stalled-order sweep queues the steps that followed an order's events but are not
 done yet. Both read `STEPS_AFTER`, and `orders.tasks.queue_steps` turns steps into tasks. The
-stock is committed in the payment's own transaction, so it follows no event; the sweep still
-repairs a paid order whose stock was never committed.
+stock is committed and the confirmation sent in the payment's own transaction, so they follow no
+event; the sweep still repairs a paid order whose stock was never committed or whose confirmation
+never went (the payment queues a confirmation it could not send, `orders.handoff`).
 """
 
 from collections.abc import Collection
 from enum import StrEnum
 
-from orders.events import OrderEvent, PaymentEvent
+from orders.events import OrderEvent
 from orders.models import EmailKind, Order, OrderStatus, PaymentStatus
 
 
@@ -32,7 +33,6 @@ MAIL_SENT_BY = {
 
 STEPS_AFTER: dict[str, tuple[Step, ...]] = {
     OrderEvent.CREATED: (Step.CHARGE_PAYMENT,),
-    PaymentEvent.SUCCEEDED: (Step.CONFIRMATION_EMAIL,),  # the stock is committed with the payment
     OrderEvent.CANCELLED: (Step.CANCELLATION_EMAIL,),
     OrderEvent.SHIPPED: (Step.SHIPPING_EMAIL,),
 }
@@ -44,15 +44,13 @@ def missing_steps(order: Order, *, emails_taken: Collection[str]) -> list[Step]:
     """The steps that followed the order's events so far and are not done. `emails_taken`: the
     kinds of mail already sent or being sent."""
     happened = [OrderEvent.CREATED]
-    if order.status in PAID:
-        happened.append(PaymentEvent.SUCCEEDED)
     if order.status == OrderStatus.CANCELLED:
         happened.append(OrderEvent.CANCELLED)
     if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
         happened.append(OrderEvent.SHIPPED)
-    steps = [step for event in happened for step in STEPS_AFTER[event]]
-    if order.status in PAID:
-        steps.insert(0, Step.COMMIT_STOCK)  # done with the capture; a repair for an order where it was not
+    steps = [step for event in happened for step in STEPS_AFTER.get(event, ())]
+    if order.status in PAID:  # done with the capture; a repair for an order where they were not
+        steps[:0] = [Step.COMMIT_STOCK, Step.CONFIRMATION_EMAIL]
     return [step for step in steps if not _done(step, order, emails_taken)]
 
 

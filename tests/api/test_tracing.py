@@ -258,7 +258,7 @@ def test_one_trace_from_the_order_request_through_the_worker_to_each_webhook_att
     trace = request_span.context.trace_id.to_bytes(16, "big")
 
     # Each attempt continues the request's trace: order.created was dispatched from the request's
-    # commit, order.completed recorded by the worker's e-mail task, itself caused by the request.
+    # commit, order.completed recorded by the worker's payment step, itself caused by the request.
     assert {trace_id(traceparent) for traceparent in headers.values()} == {trace.hex()}, headers
     attempts = eventually(lambda: len(collector.named("POST webhook")) == 2 and collector.named("POST webhook"))
     assert {span.trace_id for span in attempts} == {trace}

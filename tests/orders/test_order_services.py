@@ -69,7 +69,7 @@ def test_events_a_worker_records_are_dispatched_by_it_and_its_steps_taken_withou
         tasks.charge_payment.apply(args=[str(order.id)])  # run here, as a worker runs it
 
     queued_dispatch.assert_not_called()
-    queued_mail.assert_not_called()  # payment.succeeded reached its consumers: the mail step taken here
+    queued_mail.assert_not_called()  # the confirmation went with the payment
     assert [mail.to for mail in mailoutbox] == [[customer.user.email]]
     assert Order.objects.get(id=order.id).completed_at is not None
     undispatched = Event.objects.filter(subject=f"order/{order.id}", dispatched_at__isnull=True)
@@ -182,11 +182,20 @@ def test_an_expired_idempotency_key_places_a_new_order(customer, pet, settings):
     assert place(customer.user, pet, idempotency_key="old").id != first.id
 
 
-def test_captured_payment_approves_the_order(customer, pet):
+def test_captured_payment_approves_the_order_commits_its_stock_and_confirms_it_which_completes_it(
+    customer, pet, mailoutbox
+):
     order = services.charge_payment(order_id=place(customer.user, pet).id)
     assert (order.status, order.payment_status) == (OrderStatus.APPROVED, PaymentStatus.SUCCEEDED)
     assert order.charge_id.startswith("ch_test_")
-    assert event_types(order) == ["order.created", "order.status_changed", "payment.succeeded"]
+    assert event_types(order) == ["order.created", "order.status_changed", "payment.succeeded", "order.completed"]
+    assert [mail.to for mail in mailoutbox] == [[customer.user.email]]
+    assert list(OrderEmail.objects.filter(order=order, sent_at__isnull=False).values_list("kind", flat=True)) == [
+        EmailKind.CONFIRMATION
+    ]
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (4, 0)
+    assert not Order.objects.get(id=order.id).steps_left
     changed = Event.objects.get(subject=f"order/{order.id}", type=OrderEvent.STATUS_CHANGED)
     assert (changed.data["previous_status"], changed.data["new_status"]) == ("placed", "approved")
 
@@ -214,12 +223,31 @@ def test_processing_error_fails_twice_then_charges_once(customer, pet):
     assert Event.objects.filter(subject=f"order/{order.id}", type=PaymentEvent.SUCCEEDED).count() == 1
 
 
+def test_a_confirmation_that_cannot_be_sent_with_the_payment_is_queued_and_the_payment_stands(
+    customer, pet, mailoutbox, django_capture_on_commit_callbacks
+):
+    order = place(customer.user, pet)
+    with (
+        mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError),
+        mock.patch("orders.handoff.current_app.send_task") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        paid = services.charge_payment(order_id=order.id)
+
+    assert (paid.status, paid.payment_status) == (OrderStatus.APPROVED, PaymentStatus.SUCCEEDED)
+    assert mock.call("orders.send_order_email", (str(order.id), "confirmation")) in queued.call_args_list
+    assert not OrderEmail.objects.filter(order=order).exists()
+    assert "order.completed" not in event_types(order)
+    assert Order.objects.get(id=order.id).steps_left  # the sweep's, should the queued task be lost
+
+
 def test_completion_needs_payment_stock_and_confirmation_and_happens_once(customer, pet, mailoutbox):
     order = place(customer.user, pet)
-    services.charge_payment(order_id=order.id)
-    services.commit_stock(order_id=order.id)
+    with mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError):
+        services.charge_payment(order_id=order.id)  # the confirmation could not go with it
     assert "order.completed" not in event_types(order)
     services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+    services.commit_stock(order_id=order.id)
     services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
     services.commit_stock(order_id=order.id)
     assert event_types(order).count("order.completed") == 1
@@ -355,8 +383,9 @@ def test_unpaid_orders_are_cancelled_after_the_timeout(customer, pet, settings):
 def test_stalled_orders_get_their_next_step_queued_again(customer, pet, settings):
     placed = place(customer.user, pet)
     approved = place(customer.user, pet)
-    services.charge_payment(order_id=approved.id)
-    Order.objects.filter(id=approved.id).update(stock_committed_at=None)  # paid, its stock never committed
+    with mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError):
+        services.charge_payment(order_id=approved.id)  # paid, its confirmation not sent…
+    Order.objects.filter(id=approved.id).update(stock_committed_at=None)  # …nor its stock committed
     cancelled = services.cancel_order(order_id=place(customer.user, pet).id)
     done = place(customer.user, pet)
     services.charge_payment(order_id=done.id)
@@ -393,12 +422,10 @@ def test_an_email_record_left_unsent_by_an_earlier_release_is_taken_over_once(cu
 
 def test_a_mail_that_cannot_be_sent_leaves_no_record_and_goes_on_the_next_try(customer, pet, mailoutbox):
     order = place(customer.user, pet)
-    services.charge_payment(order_id=order.id)
-    with (
-        mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError),
-        pytest.raises(ConnectionRefusedError),
-    ):
-        services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
+    with mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError):
+        services.charge_payment(order_id=order.id)  # its confirmation left to its step
+        with pytest.raises(ConnectionRefusedError):
+            services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
     assert not OrderEmail.objects.filter(order=order).exists()
     assert Order.objects.get(id=order.id).completed_at is None
 
@@ -410,8 +437,8 @@ def test_a_mail_that_cannot_be_sent_leaves_no_record_and_goes_on_the_next_try(cu
 
 def test_an_order_has_steps_left_until_its_pipeline_is_done_and_again_after_a_transition(customer, pet):
     order = place(customer.user, pet)
-    services.charge_payment(order_id=order.id)
-    services.commit_stock(order_id=order.id)
+    with mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError):
+        services.charge_payment(order_id=order.id)  # its confirmation left to its step
     assert Order.objects.get(id=order.id).steps_left
     services.send_order_email(order_id=order.id, kind=EmailKind.CONFIRMATION)
     assert not Order.objects.get(id=order.id).steps_left  # completed: nothing for the sweep to read

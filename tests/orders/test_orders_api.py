@@ -96,21 +96,26 @@ def test_order_timeline_and_event_feed(customer, pet):
     services.charge_payment(order_id=order_id)
 
     timeline = customer.client.get(f"/v1/orders/{order_id}/events").json()
-    assert [event["type"] for event in timeline] == ["order.created", "order.status_changed", "payment.succeeded"]
+    assert [event["type"] for event in timeline] == [
+        "order.created",
+        "order.status_changed",
+        "payment.succeeded",
+        "order.completed",
+    ]
     assert set(timeline[0]) == {"id", "type", "timestamp", "subject", "sequence", "data"}
     assert timeline[0]["data"]["order"]["id"] == order_id
     assert {event["subject"] for event in timeline} == {f"order/{order_id}"}
-    assert [event["sequence"] for event in timeline] == [1, 2, 3]
+    assert [event["sequence"] for event in timeline] == [1, 2, 3, 4]
 
     feed = customer.client.get("/v1/events?type=payment.succeeded").json()["results"]
     assert [event["id"] for event in feed] == [timeline[2]["id"]]
     assert customer.client.get(f"/v1/events/{feed[0]['id']}").json() == timeline[2]
     after = Event.objects.get(id=timeline[1]["id"]).created_at.isoformat()
     newer = customer.client.get("/v1/events", {"created_after": after}).json()["results"]
-    assert [event["type"] for event in newer] == ["payment.succeeded"]
+    assert [event["type"] for event in newer] == ["order.completed", "payment.succeeded"]  # newest first
     other_order = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
     of_subject = customer.client.get("/v1/events", {"subject": f"order/{order_id}"}).json()["results"]
-    assert [event["sequence"] for event in of_subject] == [3, 2, 1]  # newest first
+    assert [event["sequence"] for event in of_subject] == [4, 3, 2, 1]  # newest first
     assert other_order not in str(of_subject)
 
 
