@@ -45,14 +45,25 @@ def redis_cpu_seconds(url: str) -> float:
 
 class CpuMeter:
     """CPU seconds spent by groups of processes between `start()` and `stop()`: the web server
-    and its workers, the Celery workers, this database's PostgreSQL backends (those alive at the
-    end; a backend that started meanwhile counts from zero) and the Redis server."""
+    and its workers, the Celery workers (each group a process and its children), `alone` processes
+    without their children (this one, whose children are the stack), this database's PostgreSQL
+    backends (those alive at the end; a backend that started meanwhile counts from zero) and the
+    Redis server."""
 
-    def __init__(self, *, groups: dict[str, list[int]], database_url: str, redis_url: str):
+    def __init__(
+        self,
+        *,
+        groups: dict[str, list[int]],
+        database_url: str,
+        redis_url: str,
+        alone: dict[str, int] | None = None,
+    ):
         self.groups, self.database_url, self.redis_url = groups, database_url, redis_url
+        self.alone = alone or {}
 
     def _read(self) -> dict[str, dict[int, float]]:
         pids = {name: [p for pid in roots for p in with_children(pid)] for name, roots in self.groups.items()}
+        pids |= {name: [pid] for name, pid in self.alone.items()}
         pids["postgres"] = database_backends(self.database_url)
         return {name: {pid: cpu_seconds(pid) for pid in group} for name, group in pids.items()}
 
