@@ -25,10 +25,11 @@ def deliver_to_subscribers(sender, events: list[Event], **kwargs) -> None:
     it commits): the fan-out runs in a savepoint, and if it fails it is rolled back alone, logged, and
     tried again by a task once the dispatch has committed (fan-outs are idempotent). Events are
     dispatched in a worker, on either route (`events.outbox.recording`), so this worker's sender
-    takes the deliveries."""
+    takes the deliveries. A dispatch takes each event once, so this is the events' first fan-out
+    (were it not, the insert fails, and the fan-out is rolled back and tried again as below)."""
     try:
         with transaction.atomic():
-            fanout.fan_out(events=events, send_here=True)
+            fanout.fan_out(events=events, send_here=True, first_time=True)
     except Exception:  # whatever it was, the caller's transaction goes on
         logger.exception("fan-out of %d event(s) failed: tried again after the commit", len(events))
         event_ids = [str(event.id) for event in events]

@@ -216,9 +216,9 @@ def test_the_webhook_fan_out_never_runs_while_the_order_or_its_pet_is_locked(cus
     fan_out = fanout.fan_out
     seen = []
 
-    def probing(*, events, send_here):
+    def probing(*, events, **kwargs):
         seen.append(([event.type for event in events], rows_free(order_id=order_id, pet_id=pet.id)))
-        return fan_out(events=events, send_here=send_here)
+        return fan_out(events=events, **kwargs)
 
     with mock.patch.object(fanout, "fan_out", probing):
         tasks.charge_payment.apply(args=(order_id,))  # with the stock and the confirmation

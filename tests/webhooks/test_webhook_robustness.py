@@ -7,11 +7,13 @@ import uuid
 import pytest
 from cryptography.fernet import Fernet
 from django.db import connection, transaction
+from django.utils import timezone
 
 from events.models import Event
 from tests.conftest import eventually, order_body
 from webhooks import receivers, tasks
-from webhooks.models import Attempt, Endpoint
+from webhooks.models import Attempt, Delivery, Endpoint
+from webhooks.pipeline import fanout
 
 
 def subscribe(who, receiver, path: str) -> dict:
@@ -50,7 +52,7 @@ def test_an_endpoint_stored_with_unreadable_event_types_stops_no_payment_and_no_
 def test_a_failing_fan_out_is_rolled_back_alone_and_tried_again_after_the_commit(
     customer, monkeypatch, django_capture_on_commit_callbacks
 ):
-    def broken_fan_out(*, events, send_here):
+    def broken_fan_out(*, events, **kwargs):
         Event.objects.filter(id__in=[event.id for event in events]).delete()  # a write, to be undone
         raise RuntimeError("a bug in the fan-out")
 
@@ -68,6 +70,30 @@ def test_a_failing_fan_out_is_rolled_back_alone_and_tried_again_after_the_commit
 
     assert Event.objects.filter(id=event.id).exists()  # the fan-out's own writes were rolled back
     assert queued == [[str(event.id)]]
+
+
+@pytest.mark.django_db
+def test_a_first_fan_out_that_meets_deliveries_already_made_is_rolled_back_alone_and_tried_again(
+    customer, pet, httpserver, monkeypatch, django_capture_on_commit_callbacks
+):
+    # A dispatch takes each event once, so its fan-out inserts without a savepoint of its own. Were
+    # an event's deliveries there all the same, the receiver's savepoint catches it, as any failure.
+    customer.client.post("/v1/webhooks", {"url": httpserver.url_for("/a"), "events": ["order.*"]}, format="json")
+    order_id = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
+    event = Event.objects.get(subject=f"order/{order_id}", type="order.created")
+    fanout.fan_out(events=[event], send_here=False)  # made already
+    queued = []
+    monkeypatch.setattr(tasks.fan_out_again, "delay", queued.append)
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        receivers.deliver_to_subscribers(sender=Event, events=[event])  # raises nothing
+        Event.objects.filter(id=event.id).update(dispatched_at=timezone.now())  # the dispatch goes on
+
+    assert Delivery.objects.filter(event=event).count() == 1
+    assert Event.objects.get(id=event.id).dispatched_at is not None
+    assert queued == [[str(event.id)]]
+    assert tasks.fan_out_again(queued[0]) == 0  # which finds the delivery made and adds none
+    assert Delivery.objects.filter(event=event).count() == 1
 
 
 @pytest.mark.sqlite_too

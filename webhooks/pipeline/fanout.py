@@ -33,16 +33,17 @@ def subscribed_endpoints(events: Sequence[Event]) -> dict[uuid.UUID, list[Endpoi
     return audiences
 
 
-def fan_out(*, events: Sequence[Event], send_here: bool) -> int:
+def fan_out(*, events: Sequence[Event], send_here: bool, first_time: bool = False) -> int:
     """Create a delivery of each event for every subscribed endpoint, in one insert, and send them
     (idempotent).
 
     With `send_here` (the caller is a worker: the events' dispatch, a fan-out tried again) the
     deliveries are created already claimed by it and handed straight to its sender once the
     transaction commits: no claim and no trip through the broker. Otherwise (a shell, a command)
-    they are queued to the send tasks. If an event was fanned out before (the relay dispatched it
-    again), only missing deliveries are created, and they wait for the due sweep
-    (`webhooks.pipeline.lifecycle.create`).
+    they are queued to the send tasks. If an event was fanned out before (a fan-out tried again),
+    only missing deliveries are created, and they wait for the due sweep
+    (`webhooks.pipeline.lifecycle.create`). `first_time`: the events' own dispatch, which takes
+    each event once (`events.outbox.dispatch`), so none of their deliveries can exist yet.
     """
     events = [event for event in events if event.type != WebhookEvent.TEST]  # sent to one endpoint only
     if not events:
@@ -56,7 +57,7 @@ def fan_out(*, events: Sequence[Event], send_here: bool) -> int:
     if not new:
         return 0
     # those held in their subject's line stay due; the sweep or their line's hand-off sends them
-    going = lifecycle.create(new, held=ordering.held(new), claimed=send_here)
+    going = lifecycle.create(new, held=ordering.held(new), claimed=send_here, first_time=first_time)
     if going is None:  # fanned out before: the missing deliveries wait for the sweep
         return 0
     if send_here:

@@ -44,13 +44,17 @@ def claim_lease() -> datetime:
     return timezone.now() + timedelta(seconds=settings.WEBHOOK_TIMEOUT * 3 + 30)
 
 
-def create(deliveries: Sequence[Delivery], *, held: Iterable[uuid.UUID] = (), claimed: bool = False):
+def create(
+    deliveries: Sequence[Delivery], *, held: Iterable[uuid.UUID] = (), claimed: bool = False, first_time: bool = False
+):
     """Insert new deliveries, due now, in one INSERT. Each is queued (handed to the queue once the
     transaction commits) or, if `claimed`, leased to the caller, who hands it to its sender;
     those `held` in their subject's line are neither, and wait for the sweep or their line.
 
     Returns the deliveries queued or claimed; None if some existed already (their event was fanned
-    out before): then only the missing ones are inserted, none leased, and the sweep sends them."""
+    out before): then only the missing ones are inserted, none leased, and the sweep sends them.
+    With `first_time` the caller knows none can exist (their events' own dispatch), and the INSERT
+    goes without the savepoint that would catch them: two round trips fewer."""
     held = set(held)
     now = timezone.now()
     for delivery in deliveries:
@@ -58,6 +62,9 @@ def create(deliveries: Sequence[Delivery], *, held: Iterable[uuid.UUID] = (), cl
         if delivery.id not in held:
             delivery.queued_until = queue_lease()
             delivery.sending_until = claim_lease() if claimed else None
+    if first_time:
+        Delivery.objects.bulk_create(deliveries)
+        return _hand_on(deliveries, held=held, claimed=claimed)
     try:
         with transaction.atomic():
             Delivery.objects.bulk_create(deliveries)
@@ -66,6 +73,10 @@ def create(deliveries: Sequence[Delivery], *, held: Iterable[uuid.UUID] = (), cl
             delivery.sending_until = delivery.queued_until = None
         Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         return None
+    return _hand_on(deliveries, held=held, claimed=claimed)
+
+
+def _hand_on(deliveries: Sequence[Delivery], *, held: set[uuid.UUID], claimed: bool) -> list[Delivery]:
     going = [delivery for delivery in deliveries if delivery.id not in held]
     if not claimed:
         queue_after_commit(delivery.id for delivery in going)
