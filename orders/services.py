@@ -266,12 +266,18 @@ def _confirm(order: Order) -> None:
     """Send the confirmation of a payment just captured, in the payment's transaction (the order
     locked): one lock of the order and one dispatch of their events, not two of each. An order
     approved this moment has had no confirmation, so the mail is sent first and recorded after,
-    and a send that fails leaves nothing to undo: the payment stands, and the mail is queued as
-    its own step (`orders.handoff`), which tries again with its backoff."""
+    and a mail that fails, for whatever reason, leaves nothing to undo (no write came before it):
+    the payment stands, and the mail is queued as its own step (`orders.handoff`), which tries
+    again with its backoff."""
     try:
         _send_email(order, EmailKind.CONFIRMATION)
-    except OSError as error:
-        logger.warning("the confirmation of order %s could not be sent with its payment (%r): queued", order.id, error)
+    except Exception as error:  # a mail problem never undoes a payment
+        logger.warning(
+            "the confirmation of order %s could not be sent with its payment (%r): queued",
+            order.id,
+            error,
+            exc_info=not isinstance(error, OSError),  # the mail server's trouble needs no traceback
+        )
         handoff.queue_email_after_commit(order.id, EmailKind.CONFIRMATION)
         return
     _record_email(order, EmailKind.CONFIRMATION)

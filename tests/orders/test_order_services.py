@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 from django.db import DatabaseError
+from django.template import TemplateDoesNotExist
 
 from events.models import Event
 from events.outbox import dispatch
@@ -239,6 +240,24 @@ def test_a_confirmation_that_cannot_be_sent_with_the_payment_is_queued_and_the_p
     assert not OrderEmail.objects.filter(order=order).exists()
     assert "order.completed" not in event_types(order)
     assert Order.objects.get(id=order.id).steps_left  # the sweep's, should the queued task be lost
+
+
+def test_a_confirmation_that_fails_for_any_reason_never_undoes_its_payment(
+    customer, pet, django_capture_on_commit_callbacks
+):
+    order = place(customer.user, pet)
+    with (
+        mock.patch(
+            "orders.services.build_order_email", side_effect=TemplateDoesNotExist("orders/email/confirmation.txt")
+        ),
+        mock.patch("orders.handoff.current_app.send_task") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        paid = services.charge_payment(order_id=order.id)
+
+    assert (paid.status, paid.payment_status) == (OrderStatus.APPROVED, PaymentStatus.SUCCEEDED)
+    assert Order.objects.get(id=order.id).payment_status == PaymentStatus.SUCCEEDED  # committed
+    assert mock.call("orders.send_order_email", (str(order.id), "confirmation")) in queued.call_args_list
 
 
 def test_completion_needs_payment_stock_and_confirmation_and_happens_once(customer, pet, mailoutbox):
