@@ -7,10 +7,13 @@ first request to the last delivery (every order paid, stocked, mailed, completed
 
 In the same run: CPU per order of the web server and of the workers (and of PostgreSQL's backends
 for this database, Redis, and the bench's own receiver and load generator, which share the two
-cores), from /proc, and the lock waits PostgreSQL showed."""
+cores), from /proc, and the lock waits PostgreSQL showed. B-burst then places ALONE orders from one
+client, one at a time, and compares the store's CPU per order in the burst with theirs: a cost per
+order that grows under a burst (lock queues, retries, contention) shows as a ratio above 1."""
 
 import os
 import time
+from dataclasses import dataclass
 
 import psycopg
 
@@ -20,6 +23,7 @@ from bench.load import burst
 from bench.observe import CpuMeter, LockSampler
 
 COUNT, CLIENTS = 600, 16
+ALONE = 100  # orders placed one at a time, for the cost per order without a burst
 ENDPOINTS = ("/burst/1", "/burst/2")
 EVENTS_PER_ORDER = 3  # order.created, order.status_changed, order.completed
 TARGET = 100  # orders/s, the issue's
@@ -43,17 +47,35 @@ def rows_timeline(since: float) -> dict:
     return dict(zip(names, [float(value) if value is not None else None for value in row], strict=True))
 
 
-def run(bench: Bench, *, flash: bool, limit: float = 120) -> None:
-    name = "B-flash" if flash else "B-burst"
-    for path in ENDPOINTS:
-        bench.subscribe(path, events=("order.*",))
-    bench.reset_receiver()
-    pets = [bench.pet_id] if flash else bench.catalog
+@dataclass
+class Run:
+    count: int
+    placed: object  # bench.load.Burst
+    took: float  # s, from the first request to the last delivery
+    by_rows: float  # the same by the rows' own clock
+    completed: int
+    failed: int
+    done: bool
+    per_order: dict[str, float]  # CPU ms per order, by group
+    waits: object  # bench.observe.LockWaits
+
+    @property
+    def achieved(self) -> float:
+        return self.completed / self.took  # orders done over the wall time, first request to last delivery
+
+    @property
+    def store_ms(self) -> float:
+        return sum(self.per_order[group] for group in ("web", "workers", "postgres", "redis"))
+
+
+def place_and_deliver(bench: Bench, pets: list[str], *, count: int, clients: int, limit: float) -> Run:
+    """`count` orders from `clients` closed-loop clients, timed to the last of their deliveries."""
 
     def place(number: int) -> int:
         body = {**bench.order, "items": [{"pet_id": pets[number % len(pets)], "quantity": 1}]}
         return bench.client().post(f"{WEB}/v1/orders", json=body).status_code
 
+    bench.reset_receiver()
     meter = CpuMeter(
         groups={
             "web": [bench.stack.running["web"].pid],
@@ -64,36 +86,52 @@ def run(bench: Bench, *, flash: bool, limit: float = 120) -> None:
         database_url=DATABASE_URL,
         redis_url=REDIS,
     )
-    deliveries = COUNT * EVENTS_PER_ORDER * len(ENDPOINTS)
+    deliveries = count * EVENTS_PER_ORDER * len(ENDPOINTS)
     meter.start()
     with LockSampler(DATABASE_URL) as waits:
-        placed = burst(COUNT, CLIENTS, place, limit=limit)
+        placed = burst(count, clients, place, limit=limit)
         deadline = placed.started + limit
         while bench.receiver_stats()["requests"] < deliveries and time.time() < deadline:
             time.sleep(0.1)
     spent = meter.stop()
     stats, rows = bench.receiver_stats(), rows_timeline(placed.started)
-    failed = sum(call.result != 201 for call in placed.calls)
-    done = stats["requests"] >= deliveries and rows["completed"] >= COUNT
+    done = stats["requests"] >= deliveries and rows["completed"] >= count
     last = max(span[1] for span in stats["spans"].values()) if stats["spans"] else time.time()
-    took = (last if done else time.time()) - placed.started
-    achieved = rows["completed"] / took  # orders done over the wall time, first request to last delivery
-    by_rows = (rows["last_delivered"] or last) - (rows["first"] or placed.started)  # the rows' own clock
+    return Run(
+        count=count,
+        placed=placed,
+        took=(last if done else time.time()) - placed.started,
+        by_rows=(rows["last_delivered"] or last) - (rows["first"] or placed.started),  # the rows' own clock
+        completed=int(rows["completed"]),
+        failed=sum(call.result != 201 for call in placed.calls),
+        done=done,
+        per_order={group: seconds * 1000 / count for group, seconds in spent.items()},
+        waits=waits,
+    )
+
+
+def run(bench: Bench, *, flash: bool, limit: float = 120) -> None:
+    name = "B-flash" if flash else "B-burst"
+    for path in ENDPOINTS:
+        bench.subscribe(path, events=("order.*",))
+    pets = [bench.pet_id] if flash else bench.catalog
+    measured = place_and_deliver(bench, pets, count=COUNT, clients=CLIENTS, limit=limit)
     if not flash:
-        bench.figures["sustainable"] = achieved  # P4X compares its overload with it
+        bench.figures["sustainable"] = measured.achieved  # P4X compares its overload with it
     shape = "1 pet" if flash else f"{len(bench.catalog)} pets"
-    outcome = "" if done and not failed else f" UNFINISHED ({int(rows['completed'])} completed, {failed} refused)"
+    ok = measured.done and not measured.failed
+    outcome = "" if ok else f" UNFINISHED ({measured.completed} completed, {measured.failed} refused)"
     bench.row(
-        f"{name} {COUNT} orders, {CLIENTS} clients, {shape}: placed in {placed.elapsed:.1f} s, every delivery"
-        f" in {took:.1f} s (rows: {by_rows:.1f} s){outcome}",
-        achieved,
+        f"{name} {COUNT} orders, {CLIENTS} clients, {shape}: placed in {measured.placed.elapsed:.1f} s, every"
+        f" delivery in {measured.took:.1f} s (rows: {measured.by_rows:.1f} s){outcome}",
+        measured.achieved,
         "orders/s",
         TARGET,
         f"≥ {TARGET}/s",
-        done and not failed and achieved >= TARGET,
+        ok and measured.achieved >= TARGET,
         baseline_is_target=True,
     )
-    per_order = {group: seconds * 1000 / COUNT for group, seconds in spent.items()}
+    per_order = measured.per_order
     for group, target in CPU_TARGETS.items():
         bench.row(
             f"{name} CPU per order: {group}",
@@ -104,25 +142,35 @@ def run(bench: Bench, *, flash: bool, limit: float = 120) -> None:
             per_order[group] <= target,
             baseline_is_target=True,
         )
-    ours = per_order["web"] + per_order["workers"] + per_order["postgres"] + per_order["redis"]
     bench.row(
         f"{name} CPU per order: PostgreSQL backends {per_order['postgres']:.1f} ms, Redis {per_order['redis']:.1f} ms"
-        f" (the store all told {ours:.1f} ms; beside it the bench's receiver {per_order['receiver']:.1f} ms and"
-        f" load generator {per_order['load']:.1f} ms)",
+        f" (the store all told {measured.store_ms:.1f} ms; beside it the bench's receiver"
+        f" {per_order['receiver']:.1f} ms and load generator {per_order['load']:.1f} ms)",
         per_order["postgres"] + per_order["redis"],
         "ms",
         None,
         "—",
         True,
     )
-    longest = waits.longest_ms
+    waits = measured.waits
     print(f"  {name} lock waits: {waits.summary(top=5)}", flush=True)
     bench.row(
         f"{name} longest lock wait seen (sampled every 50 ms; {waits.summary(top=1)})",
-        longest,
+        waits.longest_ms,
         "ms",
         None,
         "a few ms at most",
-        longest <= 5,
+        waits.longest_ms <= 5,
     )
+    if not flash:
+        alone = place_and_deliver(bench, pets, count=ALONE, clients=1, limit=limit)
+        bench.row(
+            f"{name} the store's CPU per order in the burst, beside {ALONE} orders placed one at a time"
+            f" ({alone.achieved:.1f} orders/s{'' if alone.done else ', UNFINISHED'})",
+            measured.store_ms,
+            "ms",
+            alone.store_ms,
+            "no growth (≤ 1.1 ×)",
+            alone.done and measured.store_ms <= 1.1 * alone.store_ms,
+        )
     bench.unsubscribe_all()
