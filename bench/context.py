@@ -5,10 +5,11 @@ results."""
 import threading
 import time
 
+import psycopg
 import redis
 import requests
 
-from bench.config import ENV, LOGS, RECEIVER, WEB, WORKERS
+from bench.config import DATABASE_URL, ENV, LOGS, RECEIVER, WEB, WORKERS
 from harness import Processes
 
 
@@ -118,11 +119,18 @@ class Bench:
         self.stack.manage("bench_setup", "forget-undispatched-events")
 
     def settle(self, limit: float = 60) -> None:
-        """Let the previous scenario's backlog drain (up to `limit` s), then drop what is left, so
-        that each scenario measures its own work."""
+        """Let the previous scenario's backlog drain (up to `limit` s): the broker's queues, and
+        the deliveries due or being sent, which a worker's sender may hold in memory and its
+        recorder still be writing (those waiting for a later retry cost nothing meanwhile); then
+        drop what is left, so that each scenario measures its own work."""
         broker = redis.Redis.from_url(ENV["CELERY_BROKER_URL"])
         deadline = time.monotonic() + limit
         while sum(broker.llen(queue) for queue in ("events", "orders", "webhooks")) and time.monotonic() < deadline:
             time.sleep(1)
+        with psycopg.connect(DATABASE_URL, autocommit=True) as database:
+            pending = """SELECT EXISTS (SELECT 1 FROM webhooks_delivery WHERE status = 'pending'
+                         AND (next_attempt_at <= now() OR sending_until > now()))"""
+            while database.execute(pending).fetchone()[0] and time.monotonic() < deadline:
+                time.sleep(1)
         self.forget_unprocessed_orders()
         self.stack.manage("bench_setup", "fail-pending-deliveries")

@@ -3,9 +3,10 @@
 The dispatcher's receiver (`orders.receivers`) queues the steps that follow an event as it is
 dispatched; the stalled-order sweep queues the steps that followed an order's events but are not
 done yet. Both read `STEPS_AFTER`, and `orders.tasks.queue_steps` turns steps into tasks. The
-stock is committed and the confirmation sent in the payment's own transaction, so they follow no
-event; the sweep still repairs a paid order whose stock was never committed or whose confirmation
-never went (the payment queues a confirmation it could not send, `orders.handoff`).
+payment commits the stock in its transaction and sends the confirmation once it has committed, so
+neither follows an event; the sweep still repairs a paid order whose stock was never committed or
+whose confirmation never went (the payment queues a confirmation it could not send,
+`orders.handoff`).
 """
 
 from collections.abc import Collection

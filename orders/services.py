@@ -219,8 +219,8 @@ def _record_payment_event(order: Order, type: PaymentEvent) -> None:
 
 
 def charge_payment(*, order_id: uuid.UUID) -> Order:
-    """Charge a placed order. Approves it, commits its stock and sends its confirmation (which
-    completes it), or cancels it with `payment_failed` if declined; the events of either outcome
+    """Charge a placed order. Approves it and commits its stock, then sends its confirmation
+    (`_confirm`), or cancels it with `payment_failed` if declined; the events of either outcome
     are written together.
 
     `PaymentTemporarilyFailed` is left to the caller, which tries again later. The order stays
@@ -233,7 +233,7 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
     (`dispatching_here()` in the task), with no row of the order or its pets locked.
     """
     with transaction.atomic(), _sold_last() as sell, recording_together():
-        order = _locked(order_id, with_related=(_items_with_pets(),))  # the pets for the confirmation
+        order = _locked(order_id)
         if order.status != OrderStatus.PLACED or order.payment_status != PaymentStatus.PENDING:
             return order
         gateway = get_gateway()
@@ -258,30 +258,25 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
         sell(order)
         _transition(order, OrderStatus.APPROVED)
         _record_payment_event(order, PaymentEvent.SUCCEEDED)
-        _confirm(order)
-        return order
+    _confirm(order.id)
+    return order
 
 
-def _confirm(order: Order) -> None:
-    """Send the confirmation of a payment just captured, in the payment's transaction (the order
-    locked): one lock of the order and one dispatch of their events, not two of each. An order
-    approved this moment has had no confirmation, so the mail is sent first and recorded after,
-    and a mail that fails, for whatever reason, leaves nothing to undo (no write came before it):
-    the payment stands, and the mail is queued as its own step (`orders.handoff`), which tries
-    again with its backoff."""
+def _confirm(order_id: uuid.UUID) -> None:
+    """Send the confirmation of a payment that has just committed, in the mail's own transaction
+    (`send_order_email`): never for a payment that did not commit, and by the same worker, with no
+    step between. A mail that fails, for whatever reason, leaves the payment standing and is queued
+    as its own step (`orders.handoff`); the stalled-order sweep is the backstop."""
     try:
-        _send_email(order, EmailKind.CONFIRMATION)
+        send_order_email(order_id=order_id, kind=EmailKind.CONFIRMATION)
     except Exception as error:  # a mail problem never undoes a payment
         logger.warning(
-            "the confirmation of order %s could not be sent with its payment (%r): queued",
-            order.id,
+            "the confirmation of order %s could not be sent after its payment (%r): queued",
+            order_id,
             error,
             exc_info=not isinstance(error, OSError),  # the mail server's trouble needs no traceback
         )
-        handoff.queue_email_after_commit(order.id, EmailKind.CONFIRMATION)
-        return
-    _record_email(order, EmailKind.CONFIRMATION)
-    _complete_if_done(order, sent={EmailKind.CONFIRMATION})
+        handoff.queue_email_after_commit(order_id, EmailKind.CONFIRMATION)
 
 
 @contextmanager
@@ -331,25 +326,17 @@ def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
     Message-ID is fixed per order and kind, so mail clients show the two as one.
     """
     with transaction.atomic(), recording_together():
-        order = _locked(order_id, with_related=(_items_with_pets(),))
+        order = _locked(order_id, with_related=(Prefetch("items", OrderItem.objects.select_related("pet")),))
         if not _record_email(order, kind):
             return
-        _send_email(order, kind)
+        if order.user.email:
+            build_order_email(order=order, kind=kind).send()
+        logger.info("%s e-mail sent", kind)
         # The confirmation is the mail that completes an order, and its own record is all the
         # completion needs. Another kind reads which mails went before: it may be the last step.
         # (A late confirmation of a shipped order leaves `steps_left` to the sweep to settle.)
         sent = {kind} if kind == EmailKind.CONFIRMATION else _sent_emails(order, fresh=True)
         _complete_if_done(order, sent=sent)
-
-
-def _items_with_pets() -> Prefetch:
-    return Prefetch("items", OrderItem.objects.select_related("pet"))  # what a mail lists
-
-
-def _send_email(order: Order, kind: EmailKind) -> None:
-    if order.user.email:
-        build_order_email(order=order, kind=kind).send()
-    logger.info("%s e-mail sent", kind)
 
 
 def _sent_emails(order: Order, *, fresh: bool = False) -> set[str]:

@@ -4,8 +4,9 @@ with no trip through the broker; a step that fails there, and one the stalled-or
 enters the queue as its task (`queue_steps`), whose retries take it on.
 
 A step's service is called `with dispatching_here():` the worker is already in the background,
-so it dispatches the events the step records itself, once their transaction commits
-(`events.outbox.recording`).
+so it dispatches the events the step records itself, those of all its transactions together once
+the step ends (the payment's and its confirmation's in one dispatch; `events.outbox.recording`).
+A confirmation the payment could not send enters the queue through `orders.handoff`.
 """
 
 import logging

@@ -9,12 +9,14 @@ chooses in plain sight:
   (`events.outbox.handoff`; the events of one transaction in one message) to the
   `events.dispatch_event` task, which dispatches them in a worker. The request answers at once.
 - **Here**, for a worker's task that wraps its service call in `with dispatching_here():`
-  (`orders.tasks`): the worker is already in the background, so once the transaction that
-  recorded the events commits, it dispatches them itself, right there, in a transaction of its
-  own. No trip through the broker, and the consumers' work (the webhook fan-out: a query, a
-  Redis round trip, the delivery inserts) never runs while the change's rows are locked: a
-  popular pet's row, or an order's, is held for the change alone. A worker that dies between
-  the two commits leaves the events undispatched, for the relay.
+  (`orders.tasks`): the worker is already in the background, so it dispatches the events itself,
+  right there, in a transaction of their own, once the transactions that recorded them have
+  committed and the block ends (the events of every transaction inside, together: an order's
+  payment and its confirmation are dispatched as one). No trip through the broker, and the
+  consumers' work (the webhook fan-out: a query, a Redis round trip, the delivery inserts) never
+  runs while the change's rows are locked: a popular pet's row, or an order's, is held for the
+  change alone. A worker that dies before the block ends leaves the committed events
+  undispatched, for the relay; those of a transaction that rolled back were never written.
 
 Either way `dispatch` runs in a worker, and its consumers start their work there.
 
@@ -25,11 +27,12 @@ in a consumer named below (`robust`: a failure is logged and the commit stands):
 | -------------------------- | --------------------------------------------------- | ------------------------------ |
 | recording, either route    | open event streams told to look                     | `events.outbox.wakeup.notify`  |
 | recording, queued route    | the events queued by id, in one message             | `events.outbox.handoff`        |
-| recording, route "here"    | the events dispatched by this worker                | `events.outbox.dispatch`       |
+| recording, route "here"    | the events kept for this worker's dispatch          | `dispatching_here()`           |
 | dispatch, either route     | counted (`petstore_events_published_total`), logged | `dispatch._dispatched`         |
 | dispatch, with a bus       | published to the event bus                          | `dispatch.publish_to_bus`      |
 | dispatch: orders' receiver | the steps that follow, taken by this worker         | `orders.tasks.take_steps`     |
 | dispatch: webhooks'        | the new deliveries handed to this worker's sender   | `webhooks.receivers`, `fanout` |
+| a payment, its mail failed | the confirmation queued as the mail's task          | `orders.handoff`               |
 
 With an event bus (`EVENT_BUS_URL`), events are written awaiting the bus (`bus_publish_at`), and
 forgotten by it once it has confirmed them; what it did not confirm (it was down, or slow) the
@@ -50,6 +53,7 @@ attempts continue that trace, in whatever process and however late they run.
 
 import contextvars
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,18 +71,25 @@ logger = logging.getLogger(__name__)
 
 
 _batch: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("outbox_batch", default=None)
-_here: contextvars.ContextVar[bool] = contextvars.ContextVar("outbox_dispatching_here", default=False)
+# Inside `dispatching_here()`: the ids of the events committed so far, for the block's dispatch.
+_here: contextvars.ContextVar[list[uuid.UUID] | None] = contextvars.ContextVar("outbox_dispatching_here", default=None)
 
 
 @contextmanager
 def dispatching_here() -> Iterator[None]:
-    """For a worker's task, around its service call: the events recorded inside are dispatched by
-    this worker once their recording transaction commits (the route "here" above)."""
-    token = _here.set(True)
+    """For a worker's task, around its service calls: the events recorded inside, by however many
+    transactions, are dispatched by this worker together as the block ends, those that committed
+    (the route "here" above), even if the block ends in an error: what committed stands."""
+    token = _here.set(committed := [])
     try:
         yield
     finally:
         _here.reset(token)
+        if committed:
+            try:
+                dispatch(committed)
+            except Exception:  # the events stay undispatched, and the relay hands them on
+                logger.exception("dispatch of %d event(s) failed here: left to the relay", len(committed))
 
 
 def record(*, type: str, subject: str, data: dict, owner: User | None = None) -> Event:
@@ -122,9 +133,9 @@ def _record(events: list[Event]) -> None:
         for event in events:
             event.bus_publish_at = publish_at
     Event.objects.bulk_create(events)
-    if _here.get():
+    if (committed := _here.get()) is not None:
         event_ids = [event.id for event in events]
-        transaction.on_commit(lambda: dispatch(event_ids), robust=True)
+        transaction.on_commit(lambda: committed.extend(event_ids))
     else:
         handoff.queue_dispatch_after_commit(events)
 

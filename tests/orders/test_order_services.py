@@ -260,7 +260,19 @@ def test_a_confirmation_that_fails_for_any_reason_never_undoes_its_payment(
     assert mock.call("orders.send_order_email", (str(order.id), "confirmation")) in queued.call_args_list
 
 
-def test_completion_needs_payment_stock_and_confirmation_and_happens_once(customer, pet, mailoutbox):
+def test_no_confirmation_goes_out_for_a_payment_that_did_not_commit(customer, pet, mailoutbox):
+    order = place(customer.user, pet)
+    with (
+        mock.patch("inventory.services.commit", side_effect=DatabaseError("the database went away")),
+        pytest.raises(DatabaseError),
+    ):
+        services.charge_payment(order_id=order.id)  # charged at the gateway, not recorded: tried again
+
+    assert mailoutbox == []
+    assert Order.objects.get(id=order.id).payment_status == PaymentStatus.PENDING
+
+
+def test_completion_needs_the_confirmation_and_happens_once(customer, pet, mailoutbox):
     order = place(customer.user, pet)
     with mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError):
         services.charge_payment(order_id=order.id)  # the confirmation could not go with it
