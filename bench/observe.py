@@ -29,11 +29,16 @@ def with_children(pid: int) -> list[int]:
     return [pid, *(grandchild for child in children for grandchild in with_children(int(child)))]
 
 
+BENCH_CONNECTION = "petstore-bench"  # the bench's own connections: not the store's CPU
+
+
 def database_backends(database_url: str) -> list[int]:
+    """The backends of the database serving the store (not the bench's own connections)."""
     name = database_url.rsplit("/", 1)[1]
-    with psycopg.connect(database_url, autocommit=True) as connection:
+    with psycopg.connect(database_url, autocommit=True, application_name=BENCH_CONNECTION) as connection:
         rows = connection.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name <> %s",
+            [name, BENCH_CONNECTION],
         ).fetchall()
     return [pid for (pid,) in rows]
 
@@ -121,7 +126,7 @@ class LockSampler:
 
     def _sample(self) -> None:
         name = self.database_url.rsplit("/", 1)[1]
-        with psycopg.connect(self.database_url, autocommit=True) as connection:
+        with psycopg.connect(self.database_url, autocommit=True, application_name=BENCH_CONNECTION) as connection:
             while not self._stop.wait(self.interval):
                 waiting, longest, statements = connection.execute(self.QUERY, [name]).fetchone()
                 self.waits.samples += 1

@@ -7,8 +7,9 @@ first request to the last delivery (every order paid, stocked, mailed, completed
 
 In the same run: CPU per order of the web server and of the workers (and of PostgreSQL's backends
 for this database, Redis, and the bench's own receiver and load generator, which share the two
-cores), from /proc, and the lock waits PostgreSQL showed. B-burst then places ALONE orders from one
-client, one at a time, and compares the store's CPU per order in the burst with theirs: a cost per
+cores), from /proc, and the lock waits PostgreSQL showed. B-burst then places as many orders from
+one client, one at a time, and compares the store's CPU per order in the burst with theirs (the
+same count, so what the store spends whatever the load, beat's ticks, is spread alike): a cost per
 order that grows under a burst (lock queues, retries, contention) shows as a ratio above 1."""
 
 import os
@@ -23,7 +24,7 @@ from bench.load import burst
 from bench.observe import CpuMeter, LockSampler
 
 COUNT, CLIENTS = 600, 16
-ALONE = 100  # orders placed one at a time, for the cost per order without a burst
+ALONE = COUNT  # as many orders placed one at a time, for the cost per order without a burst
 ENDPOINTS = ("/burst/1", "/burst/2")
 EVENTS_PER_ORDER = 3  # order.created, order.status_changed, order.completed
 TARGET = 100  # orders/s, the issue's
