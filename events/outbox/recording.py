@@ -73,23 +73,41 @@ logger = logging.getLogger(__name__)
 _batch: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("outbox_batch", default=None)
 # Inside `dispatching_here()`: the ids of the events committed so far, for the block's dispatch.
 _here: contextvars.ContextVar[list[uuid.UUID] | None] = contextvars.ContextVar("outbox_dispatching_here", default=None)
+# A block that commits more (a sweep cancelling a thousand unpaid orders) dispatches them as they
+# reach this many, so that no dispatch names more ids than one statement should carry.
+HERE_BATCH = 200
 
 
 @contextmanager
 def dispatching_here() -> Iterator[None]:
     """For a worker's task, around its service calls: the events recorded inside, by however many
-    transactions, are dispatched by this worker together as the block ends, those that committed
-    (the route "here" above), even if the block ends in an error: what committed stands."""
+    transactions, are dispatched by this worker together as the block ends (by HERE_BATCH before,
+    if it commits more), those that committed (the route "here" above), even if the block ends in
+    an error: what committed stands."""
     token = _here.set(committed := [])
     try:
         yield
     finally:
         _here.reset(token)
-        if committed:
-            try:
-                dispatch(committed)
-            except Exception:  # the events stay undispatched, and the relay hands them on
-                logger.exception("dispatch of %d event(s) failed here: left to the relay", len(committed))
+        _dispatch_here(committed)
+
+
+def _dispatch_here(committed: list[uuid.UUID]) -> None:
+    """Dispatch the committed events of a `dispatching_here()` block, and forget them."""
+    if not committed:
+        return
+    event_ids = committed[:]
+    committed.clear()
+    try:
+        dispatch(event_ids)
+    except Exception:  # the events stay undispatched, and the relay hands them on
+        logger.exception("dispatch of %d event(s) failed here: left to the relay", len(event_ids))
+
+
+def _committed_here(committed: list[uuid.UUID], event_ids: list[uuid.UUID]) -> None:
+    committed.extend(event_ids)
+    if len(committed) >= HERE_BATCH:
+        _dispatch_here(committed)
 
 
 def record(*, type: str, subject: str, data: dict, owner: User | None = None) -> Event:
@@ -135,7 +153,7 @@ def _record(events: list[Event]) -> None:
     Event.objects.bulk_create(events)
     if (committed := _here.get()) is not None:
         event_ids = [event.id for event in events]
-        transaction.on_commit(lambda: committed.extend(event_ids))
+        transaction.on_commit(lambda: _committed_here(committed, event_ids))
     else:
         handoff.queue_dispatch_after_commit(events)
 

@@ -66,6 +66,42 @@ def test_an_event_recorded_dispatching_here_is_dispatched_once_its_transaction_c
     assert dispatched(event.id)
 
 
+def test_the_events_a_block_commits_are_dispatched_together_as_it_ends_even_when_it_ends_in_an_error():
+    batches = []
+
+    def record_one():
+        with transaction.atomic():
+            return record_test_event()
+
+    with (
+        mock.patch("events.outbox.handoff.current_app.send_task") as queued,
+        mock.patch.object(dispatch.events_published, "send", lambda sender, events: batches.append(events)),
+        pytest.raises(RuntimeError),
+        recording.dispatching_here(),
+    ):
+        payment, confirmation = record_one(), record_one()  # a payment, then its confirmation
+        with transaction.atomic():
+            rolled_back = record_test_event()
+            raise RuntimeError("after two commits, a third transaction fails")
+    queued.assert_not_called()
+    assert [[event.id for event in batch] for batch in batches] == [sorted([payment.id, confirmation.id])]
+    assert not Event.objects.filter(id=rolled_back.id).exists()
+
+
+def test_a_block_that_commits_many_events_dispatches_them_in_batches_as_it_goes(monkeypatch):
+    monkeypatch.setattr(recording, "HERE_BATCH", 2)
+    batches = []
+    with (
+        mock.patch("events.outbox.handoff.current_app.send_task"),
+        mock.patch.object(dispatch.events_published, "send", lambda sender, events: batches.append(len(events))),
+        recording.dispatching_here(),
+    ):
+        for _ in range(5):  # a sweep cancelling order after order
+            record_test_event()
+        assert batches == [2, 2]
+    assert batches == [2, 2, 1]
+
+
 def test_a_dispatch_takes_only_events_not_dispatched_yet():
     with mock.patch("events.outbox.handoff.current_app.send_task"):
         event = record_test_event()
