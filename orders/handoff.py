@@ -17,8 +17,8 @@ SEND_ORDER_EMAIL_TASK = "orders.send_order_email"  # orders.tasks.send_order_ema
 
 def queue_email_after_commit(order_id: uuid.UUID, kind: EmailKind) -> None:
     """Queue the order's mail of this kind as its task (with its retries) once the caller's
-    transaction commits. If the broker cannot be reached, the order keeps `steps_left` and the
-    stalled-order sweep queues the mail later."""
+    transaction commits, or at once outside one. If the broker cannot be reached, the order keeps
+    `steps_left` and the stalled-order sweep queues the mail later."""
 
     def queue() -> None:
         try:
