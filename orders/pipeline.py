@@ -49,7 +49,7 @@ def missing_steps(order: Order, *, emails_taken: Collection[str]) -> list[Step]:
         happened.append(OrderEvent.CANCELLED)
     if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
         happened.append(OrderEvent.SHIPPED)
-    steps = [step for event in happened for step in STEPS_AFTER.get(event, ())]
+    steps = [step for event in happened for step in STEPS_AFTER[event]]
     if order.status in PAID:  # done with the capture; a repair for an order where they were not
         steps[:0] = [Step.COMMIT_STOCK, Step.CONFIRMATION_EMAIL]
     return [step for step in steps if not _done(step, order, emails_taken)]

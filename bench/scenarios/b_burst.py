@@ -20,8 +20,8 @@ import psycopg
 
 from bench.config import DATABASE_URL, REDIS, WEB
 from bench.context import Bench
-from bench.load import burst
-from bench.observe import CpuMeter, LockSampler
+from bench.load import Burst, burst
+from bench.observe import CpuMeter, LockSampler, LockWaits
 
 COUNT, CLIENTS = 600, 16
 ALONE = COUNT  # as many orders placed one at a time, for the cost per order without a burst
@@ -51,14 +51,14 @@ def rows_timeline(since: float) -> dict:
 @dataclass
 class Run:
     count: int
-    placed: object  # bench.load.Burst
+    placed: Burst
     took: float  # s, from the first request to the last delivery
     by_rows: float  # the same by the rows' own clock
     completed: int
     failed: int
     done: bool
     per_order: dict[str, float]  # CPU ms per order, by group
-    waits: object  # bench.observe.LockWaits
+    waits: LockWaits
 
     @property
     def achieved(self) -> float:

@@ -224,7 +224,7 @@ def test_processing_error_fails_twice_then_charges_once(customer, pet):
     assert Event.objects.filter(subject=f"order/{order.id}", type=PaymentEvent.SUCCEEDED).count() == 1
 
 
-def test_a_confirmation_that_cannot_be_sent_with_the_payment_is_queued_and_the_payment_stands(
+def test_a_confirmation_that_cannot_be_sent_after_the_payment_is_queued_and_the_payment_stands(
     customer, pet, mailoutbox, django_capture_on_commit_callbacks
 ):
     order = place(customer.user, pet)
