@@ -176,6 +176,9 @@ def _replay(*, user: User, key: str, fingerprint: str) -> PlacedOrder | None:
     return PlacedOrder(order=kept.order, representation=created.data["order"], replayed=True)
 
 
+_ITEMS_WITH_PETS = Prefetch("items", OrderItem.objects.select_related("pet"))  # what a mail names
+
+
 def _locked(order_id: uuid.UUID, *, with_related: Sequence[str] = ("items",)) -> Order:
     """The order, its row locked until the transaction ends, with its user and `with_related`."""
     log_context.bind(order_id=order_id)
@@ -230,10 +233,11 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
     The stock is sold last, as the transaction ends, after the events were written (`_sold_last`):
     the pets' rows, which every buyer of a popular pet needs, stay locked for that one UPDATE and
     the commit. The events' consumers (the webhook fan-out) run once it has committed
-    (`dispatching_here()` in the task), with no row of the order or its pets locked.
+    (`dispatching_here()` in the task), with no row of the order or its pets locked. The order is
+    read with its items' pets, which the confirmation's mail names.
     """
     with transaction.atomic(), _sold_last() as sell, recording_together():
-        order = _locked(order_id)
+        order = _locked(order_id, with_related=(_ITEMS_WITH_PETS,))
         if order.status != OrderStatus.PLACED or order.payment_status != PaymentStatus.PENDING:
             return order
         gateway = get_gateway()
@@ -258,25 +262,51 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
         sell(order)
         _transition(order, OrderStatus.APPROVED)
         _record_payment_event(order, PaymentEvent.SUCCEEDED)
-    _confirm(order.id)
+    _confirm(order)
     return order
 
 
-def _confirm(order_id: uuid.UUID) -> None:
-    """Send the confirmation of a payment that has just committed, in the mail's own transaction
-    (`send_order_email`): never for a payment that did not commit, and by the same worker, with no
-    step between. A mail that fails, for whatever reason, leaves the payment standing and is queued
-    as its own step (`orders.handoff`); the stalled-order sweep is the backstop."""
+def _confirm(order: Order) -> None:
+    """Send the confirmation of a payment that has just committed, in a transaction of its own:
+    never for a payment that did not commit, and by the same worker, with no step between. A mail
+    that fails, for whatever reason, leaves the payment standing and is queued as its own step
+    (`orders.handoff`); the stalled-order sweep is the backstop.
+
+    The mail shows the order as the payment left it (`order`, with its items' pets), and nothing
+    reads or locks it again: the mail's record is what keeps a second confirmation from going
+    (`_record_email`), and the order is completed by one conditional UPDATE (`_complete_unchanged`).
+    """
     try:
-        send_order_email(order_id=order_id, kind=EmailKind.CONFIRMATION)
+        with transaction.atomic(), recording_together():
+            if _record_email(order, EmailKind.CONFIRMATION):
+                _send(order, EmailKind.CONFIRMATION)
+                _complete_unchanged(order)
     except Exception as error:  # a mail problem never undoes a payment
         logger.warning(
             "the confirmation of order %s could not be sent after its payment (%r): queued",
-            order_id,
+            order.id,
             error,
             exc_info=not isinstance(error, OSError),  # the mail server's trouble needs no traceback
         )
-        handoff.queue_email_after_commit(order_id, EmailKind.CONFIRMATION)
+        handoff.queue_email_after_commit(order.id, EmailKind.CONFIRMATION)
+
+
+def _complete_unchanged(order: Order) -> None:
+    """Complete the order just confirmed (its mail recorded in this transaction) in one UPDATE,
+    on condition that its row is still as `order` shows it (the same `updated_at`), so that the
+    `order.completed` event carries the row as it is. An order changed since (cancelled, shipped)
+    is locked, read again and completed if it still may be, as after any other mail."""
+    now = timezone.now()
+    steps_left = bool(missing_steps(order, emails_taken={EmailKind.CONFIRMATION}))
+    as_read = Order.objects.filter(id=order.id, updated_at=order.updated_at, completed_at__isnull=True)
+    if as_read.update(completed_at=now, steps_left=steps_left, updated_at=now):
+        order.completed_at = order.updated_at = now
+        order.steps_left = steps_left
+        logger.info("order completed")
+        _record_order_event(order, OrderEvent.COMPLETED)
+        return
+    changed = _locked(order.id, with_related=("items", "emails"))
+    _complete_if_done(changed, sent=_sent_emails(changed))
 
 
 @contextmanager
@@ -326,17 +356,21 @@ def send_order_email(*, order_id: uuid.UUID, kind: EmailKind) -> None:
     Message-ID is fixed per order and kind, so mail clients show the two as one.
     """
     with transaction.atomic(), recording_together():
-        order = _locked(order_id, with_related=(Prefetch("items", OrderItem.objects.select_related("pet")),))
+        order = _locked(order_id, with_related=(_ITEMS_WITH_PETS,))
         if not _record_email(order, kind):
             return
-        if order.user.email:
-            build_order_email(order=order, kind=kind).send()
-        logger.info("%s e-mail sent", kind)
+        _send(order, kind)
         # The confirmation is the mail that completes an order, and its own record is all the
         # completion needs. Another kind reads which mails went before: it may be the last step.
         # (A late confirmation of a shipped order leaves `steps_left` to the sweep to settle.)
         sent = {kind} if kind == EmailKind.CONFIRMATION else _sent_emails(order, fresh=True)
         _complete_if_done(order, sent=sent)
+
+
+def _send(order: Order, kind: EmailKind) -> None:
+    if order.user.email:
+        build_order_email(order=order, kind=kind).send()
+    logger.info("%s e-mail sent", kind)
 
 
 def _sent_emails(order: Order, *, fresh: bool = False) -> set[str]:

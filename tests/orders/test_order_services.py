@@ -272,6 +272,58 @@ def test_no_confirmation_goes_out_for_a_payment_that_did_not_commit(customer, pe
     assert Order.objects.get(id=order.id).payment_status == PaymentStatus.PENDING
 
 
+def test_the_confirmation_completes_the_order_as_its_row_stands(customer, pet, mailoutbox):
+    order = place(customer.user, pet)
+    services.charge_payment(order_id=order.id)
+
+    done = Order.objects.get(id=order.id)
+    assert (done.status, done.steps_left) == (OrderStatus.APPROVED, False)
+    assert done.completed_at and done.stock_committed_at
+    completed = Event.objects.get(subject=f"order/{order.id}", type=OrderEvent.COMPLETED)
+    assert completed.data["order"] == services.represent(done)  # completed_at and updated_at as stored
+    assert len(mailoutbox) == 1
+    assert pet.name in mailoutbox[0].body
+
+
+def _while_mailing(change):
+    """Make `change` to the order as its confirmation goes, after the payment has committed."""
+    build = services.build_order_email
+
+    def build_and_change(*, order, kind):
+        change(order.id)
+        return build(order=order, kind=kind)
+
+    return mock.patch("orders.services.build_order_email", side_effect=build_and_change)
+
+
+def test_an_order_shipped_as_its_confirmation_goes_is_completed_as_it_now_is(customer, pet, mailoutbox):
+    order = place(customer.user, pet)
+    with _while_mailing(lambda order_id: services.ship_order(order_id=order_id)):
+        services.charge_payment(order_id=order.id)
+
+    done = Order.objects.get(id=order.id)
+    assert (done.status, bool(done.completed_at)) == (OrderStatus.SHIPPED, True)
+    completed = Event.objects.get(subject=f"order/{order.id}", type=OrderEvent.COMPLETED)
+    assert completed.data["order"]["status"] == OrderStatus.SHIPPED
+    assert done.steps_left  # the shipping mail is still to go
+
+
+def test_an_order_cancelled_as_its_confirmation_goes_is_not_completed(customer, pet, mailoutbox):
+    order = place(customer.user, pet)
+    with _while_mailing(lambda order_id: services.cancel_order(order_id=order_id)):
+        services.charge_payment(order_id=order.id)
+
+    done = Order.objects.get(id=order.id)
+    assert (done.status, done.payment_status, done.completed_at) == (
+        OrderStatus.CANCELLED,
+        PaymentStatus.REFUNDED,
+        None,
+    )
+    assert OrderEvent.COMPLETED not in event_types(order)
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (5, 0)
+
+
 def test_completion_needs_the_confirmation_and_happens_once(customer, pet, mailoutbox):
     order = place(customer.user, pet)
     with mock.patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError):
