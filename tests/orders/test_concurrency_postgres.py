@@ -3,6 +3,7 @@
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from functools import partial
 from unittest import mock
 
@@ -130,10 +131,14 @@ def test_sweeps_running_at_once_queue_each_due_delivery_once(customer):
             Endpoint(owner=customer.user, url=first.url, secret=first.secret) for _ in range(299)
         )
         Delivery.objects.bulk_create(Delivery(endpoint=endpoint, event=event) for endpoint in endpoints)
-        Delivery.objects.update(next_attempt_at=timezone.now(), queued_until=None)
+        # Due in an hour, and the race run an hour ahead: the session's beat, which sweeps the same
+        # database every 2 s, never finds them due and takes none of them first.
+        due_at = timezone.now() + timedelta(hours=1)
+        Delivery.objects.update(next_attempt_at=due_at, queued_until=None)
         queue.reset_mock()
 
-        swept = run_at_once(4, partial(sweep_and_linger, sweep=sweep.queue_due_deliveries))
+        with mock.patch.object(timezone, "now", return_value=due_at):
+            swept = run_at_once(4, partial(sweep_and_linger, sweep=sweep.queue_due_deliveries))
 
     queued = [delivery_id for call in queue.call_args_list for delivery_id in call.args[0]]
     assert (sum(swept), len(queued), len(set(queued))) == (300, 300, 300)
