@@ -144,13 +144,12 @@ def _record(events: list[Event]) -> None:
     traceparent = tracing.current_traceparent()
     for event in events:
         event.traceparent = event.traceparent or traceparent
-    _number(events)
     transaction.on_commit(lambda: wakeup.notify(owner_ids={event.owner_id for event in events}), robust=True)
     if bus.enabled():
         publish_at = default_relay_at()
         for event in events:
             event.bus_publish_at = publish_at
-    Event.objects.bulk_create(events)
+    _write(events)
     if (committed := _here.get()) is not None:
         event_ids = [event.id for event in events]
         transaction.on_commit(lambda: _committed_here(committed, event_ids))
@@ -158,8 +157,18 @@ def _record(events: list[Event]) -> None:
         handoff.queue_dispatch_after_commit(events)
 
 
+def _write(events: list[Event]) -> None:
+    """Number the events (`sequence`) and insert them: one statement on PostgreSQL, two elsewhere."""
+    if connection.vendor == "postgresql":
+        _number_and_insert(events)
+    else:
+        _number(events)
+        Event.objects.bulk_create(events)
+
+
 def _number(events: list[Event]) -> None:
-    """Give each event the next sequence number of its subject, in one statement for the batch.
+    """Give each event the next sequence number of its subject, in one statement for the batch
+    (then written by the caller; on PostgreSQL `_number_and_insert` does both in one).
 
     The counter rows stay locked until the caller's transaction ends: a concurrent transaction of
     the same subject waits for it and then counts on from its numbers, and a rollback gives the
@@ -178,3 +187,37 @@ def _number(events: list[Event]) -> None:
     for event in events:  # the batch's events of one subject, numbered in the order they were recorded
         event.sequence = last[event.subject] - counts[event.subject] + 1
         counts[event.subject] -= 1
+
+
+# Every column of an event but those the statement fills in: its number, and the writing transaction.
+_FILLED_IN = [Event._meta.get_field("sequence")]  # txid: the column's default
+_WRITTEN = [field for field in Event._meta.concrete_fields if field.name not in ("sequence", "txid")]
+
+
+def _number_and_insert(events: list[Event]) -> None:
+    """`_number` and the INSERT in one statement, on PostgreSQL: the counters are bumped in a
+    data-modifying CTE (subjects in sorted order, locked until the transaction ends, as there),
+    and each event takes its number from it. A round trip fewer for every transaction that records
+    events, and a popular pet's row, locked by its reservation just before, is held for one less."""
+    counts = Counter(event.subject for event in events)
+    counters = connection.ops.quote_name(SubjectSequence._meta.db_table)
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in [*_WRITTEN, *_FILLED_IN])
+    row = f"({', '.join(['%s'] * len(_WRITTEN))}, (SELECT last FROM numbers WHERE subject = %s) - %s)"
+    params: list = [value for subject in sorted(counts) for value in (subject, counts[subject])]
+    left = counts.copy()  # a subject's events are numbered in the order they were recorded
+    for event in events:
+        left[event.subject] -= 1
+        values = [field.get_db_prep_save(field.pre_save(event, add=True), connection) for field in _WRITTEN]
+        params += [*values, event.subject, left[event.subject]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH numbers AS (INSERT INTO {counters} (subject, last) VALUES {', '.join(['(%s, %s)'] * len(counts))}"
+            f" ON CONFLICT (subject) DO UPDATE SET last = {counters}.last + excluded.last RETURNING subject, last)"
+            f" INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(events))} RETURNING sequence, txid",
+            params,
+        )
+        numbered = cursor.fetchall()
+    for event, (sequence, txid) in zip(events, numbered, strict=True):
+        event.sequence, event.txid = sequence, txid
+        event._state.adding, event._state.db = False, connection.alias
