@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from core.admin import ReadOnlyTabularInline
+from core.forms import BoundedJSONField
 from webhooks import selectors, services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, FailedDelivery
 from webhooks.pipeline import signing
@@ -102,7 +103,10 @@ class EndpointAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     actions = ["enable", "disable", "rotate_secret", "send_test"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    formfield_overrides = {
+        models.URLField: {"assume_scheme": "https"},
+        models.JSONField: {"form_class": BoundedJSONField},  # no RecursionError on a deep text
+    }
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Endpoint]:
         return selectors.with_next_attempt(super().get_queryset(request))

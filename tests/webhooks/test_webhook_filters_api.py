@@ -268,6 +268,33 @@ def test_staff_edit_a_filter_in_the_admin_under_the_same_check(customer):
     assert endpoint.filter == BIG_ORDERS
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["filter", "event_types"])
+def test_json_nested_too_deep_in_the_admin_is_a_form_error_not_a_500(customer, field):
+    User.objects.create_superuser("boss", "boss@example.com", "pw")
+    admin = Client(raise_request_exception=False)
+    admin.login(username="boss", password="pw")
+    endpoint = services.create_endpoint(owner=customer.user, url=URL, event_types=["order.*"])
+    page = f"/admin/webhooks/endpoint/{endpoint.id}/change/"
+    form = {
+        "owner": customer.user.id,
+        "url": URL,
+        "description": "",
+        "event_types": '["order.*"]',
+        "filter": "",
+        "ordering": "none",
+        "rate_limit": "",
+        "is_active": "on",
+    }
+
+    refused = admin.post(page, {**form, field: "[" * 5_000 + "]" * 5_000})
+
+    assert refused.status_code == 200
+    assert "nested too deeply" in refused.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.event_types == ["order.*"] and endpoint.filter is None
+
+
 # --- End to end -----------------------------------------------------------------------------------
 
 
