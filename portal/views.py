@@ -10,6 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -27,6 +28,7 @@ from portal import charts, forms, services
 from portal.authentication import COOKIE, COOKIE_PATH
 from portal.examples import example_of
 from portal.pages import PortalView, is_htmx, refused_page
+from portal.previews import is_link_preview
 from portal.serializers import RecoverProgressSerializer
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
@@ -44,7 +46,13 @@ DELIVERIES_SHOWN = 25
 
 @require_GET
 def enter(request, token: str):
-    """Open a portal link: once, and only before it expires."""
+    """Open a portal link: once, and only before it expires. A preview or a prefetch of the link
+    (`portal.previews`) gets a page that says what it is, and leaves the link unopened."""
+    if is_link_preview(request):
+        preview = TemplateResponse(request, "portal/link_preview.html")
+        preview["Cache-Control"] = "no-store"
+        preview["X-Robots-Tag"] = "noindex, nofollow"
+        return preview
     try:
         cookie = services.open_link(token)
     except services.LinkRefused as refused:

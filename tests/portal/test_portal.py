@@ -82,6 +82,29 @@ def test_a_link_opens_the_customers_portal_once_with_a_strict_cookie(customer):
     assert COOKIE not in again.cookies
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HTTP_USER_AGENT": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"},
+        {"HTTP_USER_AGENT": "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5"},  # Teams
+        {"HTTP_USER_AGENT": "facebookexternalhit/1.1 Facebot Twitterbot/1.0"},  # Apple's Messages
+        {"HTTP_USER_AGENT": "WhatsApp/2.23.20.0 A"},
+        {"HTTP_USER_AGENT": "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)"},
+        {"HTTP_SEC_PURPOSE": "prefetch;prerender"},
+    ],
+)
+def test_a_preview_of_a_link_leaves_it_for_its_customer(customer, headers):
+    link = path_of(make_link(customer))
+
+    preview = Client().get(link, **headers)
+
+    assert preview.status_code == 200 and COOKIE not in preview.cookies
+    assert "this preview did not use it" in preview.content.decode()
+    assert preview["Cache-Control"] == "no-store"
+    opened = Client().get(link, HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36")
+    assert opened.status_code == 302 and COOKIE in opened.cookies
+
+
 def test_the_cookie_is_secure_outside_debug_only(customer, settings):
     settings.DEBUG = True
     opened = Client().get(path_of(make_link(customer)))
