@@ -1,4 +1,4 @@
-"""Form fields shared by the apps' admin and portal forms."""
+"""Form fields for the apps' admin forms."""
 
 from django import forms
 from django.conf import settings
