@@ -175,18 +175,24 @@ def _number(events: list[Event]) -> None:
     numbers back. Subjects are taken in sorted order, so two transactions recording events of the
     same subjects (an order and its pets) never wait for each other in a circle."""
     counts = Counter(event.subject for event in events)
-    subjects = sorted(counts)
-    table = connection.ops.quote_name(SubjectSequence._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (subject, last) VALUES {', '.join(['(%s, %s)'] * len(subjects))}"
-            f" ON CONFLICT (subject) DO UPDATE SET last = {table}.last + excluded.last RETURNING subject, last",
-            [value for subject in subjects for value in (subject, counts[subject])],
-        )
+        cursor.execute(*_bump_counters(counts))
         last = dict(cursor.fetchall())
     for event in events:  # the batch's events of one subject, numbered in the order they were recorded
         event.sequence = last[event.subject] - counts[event.subject] + 1
         counts[event.subject] -= 1
+
+
+def _bump_counters(counts: Counter) -> tuple[str, list]:
+    """The upsert that adds each subject's count to its counter, in sorted order of subjects, and
+    returns (subject, last): SQL and parameters, run alone (`_number`) or as a CTE."""
+    table = connection.ops.quote_name(SubjectSequence._meta.db_table)
+    subjects = sorted(counts)
+    sql = (
+        f"INSERT INTO {table} (subject, last) VALUES {', '.join(['(%s, %s)'] * len(subjects))}"
+        f" ON CONFLICT (subject) DO UPDATE SET last = {table}.last + excluded.last RETURNING subject, last"
+    )
+    return sql, [value for subject in subjects for value in (subject, counts[subject])]
 
 
 # Every column of an event but those the statement fills in: its number, and the writing transaction.
@@ -200,11 +206,10 @@ def _number_and_insert(events: list[Event]) -> None:
     and each event takes its number from it. A round trip fewer for every transaction that records
     events, and a popular pet's row, locked by its reservation just before, is held for one less."""
     counts = Counter(event.subject for event in events)
-    counters = connection.ops.quote_name(SubjectSequence._meta.db_table)
+    bump, params = _bump_counters(counts)
     table = connection.ops.quote_name(Event._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in [*_WRITTEN, *_FILLED_IN])
     row = f"({', '.join(['%s'] * len(_WRITTEN))}, (SELECT last FROM numbers WHERE subject = %s) - %s)"
-    params: list = [value for subject in sorted(counts) for value in (subject, counts[subject])]
     left = counts.copy()  # a subject's events are numbered in the order they were recorded
     for event in events:
         left[event.subject] -= 1
@@ -212,8 +217,7 @@ def _number_and_insert(events: list[Event]) -> None:
         params += [*values, event.subject, left[event.subject]]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH numbers AS (INSERT INTO {counters} (subject, last) VALUES {', '.join(['(%s, %s)'] * len(counts))}"
-            f" ON CONFLICT (subject) DO UPDATE SET last = {counters}.last + excluded.last RETURNING subject, last)"
+            f"WITH numbers AS ({bump})"
             f" INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(events))} RETURNING sequence, txid",
             params,
         )
