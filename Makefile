@@ -9,9 +9,11 @@ export WEBHOOKS_ALLOW_PRIVATE_TARGETS ?= 1
 LOCAL_EVENT_BUS := amqp://guest:guest@127.0.0.1:5672//
 # The test suite runs on the default SQLite database, then on PostgreSQL; each pass in three lanes
 # (pytest-xdist: most tests wait on processes, receivers and timeouts; a lane has its own
-# databases, tests/settings.py), the slowest tests listed at the end.
+# databases, tests/settings.py), the slowest tests listed at the end. Tests are dealt to the lanes
+# one at a time (--maxschedchunk 1), the slow ones first (tests/conftest.py): pytest-xdist's
+# default deals each lane a run of consecutive tests, and one lane got every slow test.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/petstore
-PYTEST_LANES ?= -n 3 --durations=15
+PYTEST_LANES ?= -n 3 --maxschedchunk 1 --durations=15
 
 .PHONY: run test test-fast lint bench
 

@@ -114,9 +114,9 @@ def pytest_collection_modifyitems(items):
     """A test that starts real processes (through `worker_env`) is a worker test, marked or not:
     `make test` runs those on PostgreSQL, and on SQLite only the ones marked `sqlite_too`.
 
-    The tests marked `slow` run first: pytest-xdist deals the first tests out to its lanes one by
-    one, so each lane starts on a long one and the lanes end together, not one lane alone on the
-    longest test at the end."""
+    The tests marked `slow` run first: with `--maxschedchunk 1` (the Makefile's lanes) pytest-xdist
+    deals the tests out to its lanes a few at a time, so each lane starts on long ones and the lanes
+    end together, not one lane alone on the longest tests at the end."""
     for item in items:
         if "worker_env" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.worker)
@@ -185,10 +185,13 @@ class SessionWorkers:
 
 
 @pytest.fixture(scope="session")
-def worker_processes(worker_env, tmp_path_factory):
+def worker_processes(worker_env, tmp_path_factory, django_db_blocker):
     session_workers = SessionWorkers(worker_env, tmp_path_factory.mktemp("logs"))
     yield session_workers
     session_workers.stop()
+    # A stopped worker's session outlives it for a moment, and the test database is dropped next.
+    with django_db_blocker.unblock():
+        _until_no_other_session_is_open()
 
 
 @pytest.fixture
@@ -247,6 +250,21 @@ def _flush_tries_again_after_a_deadlock():
     flush.Command.handle = handle_retrying
     yield
     flush.Command.handle = handle
+
+
+def _until_no_other_session_is_open(timeout: float = 5) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for _ in range(int(timeout / 0.1)):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
 
 
 def _until_no_other_transaction_is_open(timeout: float = 10) -> None:
