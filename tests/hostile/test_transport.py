@@ -2,6 +2,7 @@
 at most a KiB, follows nothing, and describes what went wrong in a few fixed words."""
 
 import socket
+import threading
 import time
 
 import pytest
@@ -37,6 +38,22 @@ def test_an_attempt_ends_at_the_timeout_however_the_receiver_trickles(hostile, t
     assert response.error == "timed out"
     assert not response.succeeded
     assert_says_nothing_of_the_url(response)
+
+
+def test_an_attempt_due_first_is_ended_on_time_while_a_later_one_is_pending(hostile, settings):
+    """The deadline watchdog is woken only by an attempt due before every other: one with a shorter
+    timeout, begun while a longer one waits, still ends at its own deadline."""
+    settings.WEBHOOK_TIMEOUT = 30
+    pending = threading.Thread(target=post, args=(hostile(receivers.trickle_body),))
+    pending.start()
+    time.sleep(0.5)  # its deadline is the watchdog's next
+    settings.WEBHOOK_TIMEOUT = 1
+    started = time.monotonic()
+
+    response = post(hostile(receivers.trickle_body))
+
+    assert elapsed(started) < 1.5
+    assert response.error == "timed out"
 
 
 def test_a_timed_out_connection_is_not_used_again(hostile, timeout):
