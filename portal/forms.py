@@ -28,6 +28,9 @@ class FormError(ValueError):
         self.field, self.message = field, message
 
 
+_LONGEST_NUMBER = 1000  # digits; DRF's own bound on a number's text (int() reads up to 4,300)
+
+
 def endpoint_body(form: QueryDict) -> dict:
     """The endpoint fields the form sent, as JSON would carry them; `filter` as parsed JSON (an
     empty one: null, no filter), for the serializer and the service to check."""
@@ -42,7 +45,10 @@ def endpoint_body(form: QueryDict) -> dict:
         body["ordering"] = form["ordering"]
     if "rate_limit" in form:
         text = form["rate_limit"].strip()
-        body["rate_limit"] = None if not text else int(text) if text.isdigit() else text
+        # A number as JSON would carry it: ASCII digits only ("²" is a digit to isdigit, not to int)
+        # and a length int() reads; anything else goes on as text, for the serializer to refuse.
+        number = text.isascii() and text.isdigit() and len(text) <= _LONGEST_NUMBER
+        body["rate_limit"] = None if not text else int(text) if number else text
     if "filter" in form:
         body["filter"] = parse_filter(form["filter"])
     return body

@@ -334,6 +334,8 @@ def test_create_an_endpoint_and_see_its_secret_once(customer):
         ({"events": [""]}, "events", ""),  # none ticked: the form's hidden empty value alone
         ({"rate_limit": "many"}, "rate_limit", "Send an integer."),
         ({"rate_limit": "0"}, "rate_limit", ""),
+        ({"rate_limit": "\u00b2"}, "rate_limit", "Send an integer."),  # a digit to str.isdigit, not to int()
+        ({"rate_limit": "9" * 5000}, "rate_limit", ""),  # beyond int()'s 4,300 digits
         ({"ordering": "sideways"}, "ordering", ""),
         ({"filter": "{not json"}, "filter", "not valid JSON"),
         ({"filter": "[" * 100 + "]" * 100}, "filter", "nested deeper"),
