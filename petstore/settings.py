@@ -335,12 +335,17 @@ if not 0 < WEBHOOK_OWNER_SHARE <= 1:
 
 # --- The customer portal ----------------------------------------------------------------
 # The origins that may frame /portal/ pages (CSP frame-ancestors), comma-separated, such as
-# `https://app.example.com`; empty (the default): none, and X-Frame-Options says DENY.
+# `https://app.example.com`; empty (the default): none, and X-Frame-Options says DENY. An http://
+# origin only with DEBUG: a page served over plain HTTP can be altered on the way to frame the portal.
 PORTAL_FRAME_ANCESTORS = env_list("PORTAL_FRAME_ANCESTORS", "")
 for _origin in PORTAL_FRAME_ANCESTORS:
     if not re.fullmatch(r"(https?://)?(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?|'self'", _origin):
         raise ImproperlyConfigured(
             f"PORTAL_FRAME_ANCESTORS: {_origin!r} is not an origin such as https://app.example.com."
+        )
+    if _origin.lower().startswith("http://") and not DEBUG:
+        raise ImproperlyConfigured(
+            f"PORTAL_FRAME_ANCESTORS: {_origin!r} is served over plain HTTP; use its https:// origin."
         )
 
 # --- Metrics ----------------------------------------------------------------------------

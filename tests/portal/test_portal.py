@@ -3,7 +3,10 @@ sessions that end with the key that made them, one customer's objects only, and 
 escape what customers and receivers wrote, under a Content-Security-Policy."""
 
 import io
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -20,6 +23,7 @@ from portal import forms
 from portal.authentication import COOKIE
 from portal.models import PortalLink
 from portal.services import prune_links
+from tests.conftest import ROOT
 from webhooks import services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from webhooks.views import WebhookTestRateThrottle
@@ -272,6 +276,15 @@ def test_framing_follows_portal_frame_ancestors(customer, settings):
     assert "frame-ancestors https://app.example.com https://*.shop.example" in response["Content-Security-Policy"]
     assert "X-Frame-Options" not in response  # it could only contradict frame-ancestors
     assert Client().get("/admin/login/")["X-Frame-Options"] == "DENY"  # the rest of the site is unchanged
+
+
+@pytest.mark.parametrize(("debug", "refused"), [("0", True), ("1", False)], ids=["outside DEBUG", "with DEBUG"])
+def test_a_framing_origin_served_over_plain_http_is_refused_outside_debug(debug, refused):
+    env = {**os.environ, "DEBUG": debug, "PORTAL_FRAME_ANCESTORS": "https://app.example.com,http://shop.example"}
+    env["SECRET_KEY"] = "k" * 50
+    started = subprocess.run([sys.executable, "-c", "import petstore.settings"], cwd=ROOT, env=env, capture_output=True)
+    assert (started.returncode != 0) is refused
+    assert (b"'http://shop.example' is served over plain HTTP" in started.stderr) is refused
 
 
 def test_what_customers_and_receivers_wrote_is_escaped(customer):
