@@ -28,12 +28,15 @@ SESSION_LIFETIME = timedelta(hours=8)
 
 
 class LinkRefused(DomainError):
-    """A link that was used, has expired or was altered: one answer for all three, so a link
-    tells nobody more than that it does not open."""
+    """A link that was used, has expired, was altered or whose key no longer holds: one answer for
+    all, so a link tells nobody more than that it does not open."""
 
     status = 403
     code = "portal-link-refused"
     title = "This portal link does not open"
+
+
+_REFUSED = "The link was used already, has expired or was altered: ask for a new one."
 
 
 def make_link(*, customer: User, api_key: ApiKey, ttl: timedelta = DEFAULT_LINK_TTL) -> tuple[str, PortalLink]:
@@ -53,16 +56,16 @@ def open_link(token: str) -> str:
     try:
         link_id = signing.loads(token, salt=LINK_SALT)
     except signing.BadSignature:
-        raise LinkRefused("The link was altered.") from None
+        raise LinkRefused(_REFUSED) from None
     now = timezone.now()
     opened = PortalLink.objects.filter(id=link_id, opened_at__isnull=True, expires_at__gt=now).update(
         opened_at=now, session_expires_at=now + SESSION_LIFETIME
     )
     if not opened:
-        raise LinkRefused("The link was used already or has expired: ask for a new one.")
+        raise LinkRefused(_REFUSED)
     cookie = signing.dumps(str(link_id), salt=SESSION_SALT, compress=False)
     if session_link(cookie) is None:
-        raise LinkRefused("The key that made this link no longer holds.")
+        raise LinkRefused(_REFUSED)
     return cookie
 
 
