@@ -81,3 +81,31 @@ def test_an_owner_whose_whole_share_hangs_gets_no_line(hostile, timeout):
 
     assert len(refused) == 3  # handed back, to be tried later, rather than waiting behind the hang
     sender.close()
+
+
+def test_one_slow_answer_among_quick_ones_is_not_a_stuck_endpoint(hostile, timeout):
+    """An endpoint is stuck when none of its requests comes back for a while, not when one does
+    not: a healthy receiver's one slow answer must not hand its next deliveries back for a later
+    attempt (WEBHOOK_TIMEOUT later), as it did when the oldest request in flight decided."""
+    connections = []
+
+    def first_hangs(connection: Connection) -> None:
+        connections.append(connection)
+        (receivers.hang_after_headers if len(connections) == 1 else receivers.body(b"fine"))(connection)
+
+    results: list = []
+    sender = Sender(record=results.extend, concurrency=8, per_endpoint=2, per_owner=4, stuck_after=0.3, max_wait=30)
+    slow, *quick = requests(hostile(first_hangs).url(), 12, owner_id=1)
+    assert sender.submit([slow]) == []
+    time.sleep(0.6)  # the slow one has waited longer than stuck_after; the endpoint's other slot is free
+
+    assert sender.submit(quick) == []  # one in the free slot, the others lined up behind it: none handed back
+
+    eventually(lambda: len(results) == len(quick), timeout=5, message="the quick answers")
+    assert all(result.response.status == 200 for result in results)
+
+    *hanging, next_one = requests(hostile(receivers.hang_after_headers).url(), 3, owner_id=2)
+    sender.submit(hanging)
+    time.sleep(0.6)  # both slots out, none back
+    assert sender.submit([next_one]) == [next_one]  # stuck: handed back
+    sender.close()

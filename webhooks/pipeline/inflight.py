@@ -6,7 +6,8 @@ threads and their results are recorded in bulk by one thread. Each endpoint has 
 `per_owner` across all their endpoints, so one customer's receivers, however many and however
 slow, hold only that share of the threads and other customers always get through. More wait in
 line, the owner's endpoints served in turn. An endpoint whose requests hang, or an owner whose
-whole share hangs, gets no line: further deliveries are handed back to wait for a later attempt.
+whole share hangs (none of their requests came back for a while), gets no line: further
+deliveries are handed back to wait for a later attempt.
 So a receiver that hangs holds a few threads, never a worker, and never delays other receivers.
 
 Handing over is safe because the database, not the broker, keeps each delivery: one whose result
@@ -123,10 +124,12 @@ class Sender:
         return owner.in_flight >= self._per_owner and not owner.waiting and now - owner.last_start > self._stuck_after
 
     def _is_stuck(self, in_flight: dict[int, float | None], now: float) -> bool:
-        """Its oldest request has waited on the receiver too long. A request still waiting for one
-        of our threads does not count: that is our load, not the receiver's."""
+        """None of its requests came back for a while: even the latest to go out has waited on the
+        receiver too long. One slow answer among quick ones is not stuck (its other slots turn
+        over, and the line moves). Nor is one with a request still waiting for one of our threads:
+        that is our load, not the receiver's."""
         started = [at for at in in_flight.values() if at is not None]
-        return bool(started) and now - min(started) > self._stuck_after
+        return len(started) == len(in_flight) and now - max(started) > self._stuck_after
 
     def _send_in_turn(self, request: Request | None) -> None:
         """Send the request, then the owner's next one waiting in line."""
