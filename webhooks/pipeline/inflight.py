@@ -129,7 +129,9 @@ class Sender:
         over, and the line moves). Nor is one with a request still waiting for one of our threads:
         that is our load, not the receiver's."""
         started = [at for at in in_flight.values() if at is not None]
-        return len(started) == len(in_flight) and now - max(started) > self._stuck_after
+        if not started or len(started) < len(in_flight):
+            return False
+        return now - max(started) > self._stuck_after
 
     def _send_in_turn(self, request: Request | None) -> None:
         """Send the request, then the owner's next one waiting in line."""
