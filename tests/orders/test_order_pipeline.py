@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from events.models import Event
+from harness import Processes, free_port
 from inventory.events import InventoryEvent
 from orders.events import OrderEvent, PaymentEvent
 from orders.models import Order
@@ -79,6 +81,57 @@ def test_shipping_sends_the_shipping_mail(workers, customer, staff, pet):
     wait_for_status(order_id, "approved")
     staff.client.post(f"/v1/orders/{order_id}/ship")
     eventually(lambda: "Your Petstore order is on its way" in workers.sent_mail(), message="the shipping mail")
+
+
+@pytest.mark.slow
+def test_a_confirmation_the_mail_server_refused_goes_once_it_answers(
+    worker_processes, worker_env, transactional_db, tmp_path, customer, pet
+):
+    """The mail server is down as the payment commits: the payment stands, the confirmation is
+    queued and tried again by the worker, and goes once the server answers, once."""
+    worker_processes.stop()  # this test's worker mails over SMTP, to a server that is not there yet
+    port = free_port()
+    smtp = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1"}
+    processes = Processes(env={**worker_env, **smtp, "EMAIL_PORT": str(port), "EMAIL_TIMEOUT": "2"}, logs=tmp_path)
+    (worker,) = processes.start_workers()
+    try:
+        order_id = customer.client.post("/v1/orders", order_body(pet), format="json").json()["id"]
+
+        order = wait_for_status(order_id, "approved")
+        eventually(
+            lambda: "could not be sent after its payment" in processes.log(worker).read_text(),
+            message="the confirmation refused by the mail server, and queued",
+        )
+        assert order.payment_status == "succeeded" and count(order_id, OrderEvent.COMPLETED) == 0
+
+        with Inbox(port) as inbox:
+            eventually(lambda: count(order_id, OrderEvent.COMPLETED), timeout=60, message="order.completed")
+            assert inbox.mails_for(order_id) == 1
+            assert count(order_id, PaymentEvent.SUCCEEDED) == 1
+    finally:
+        processes.stop_all()
+
+
+class Inbox:
+    """A real SMTP server on loopback (aiosmtpd), keeping what it is sent."""
+
+    def __init__(self, port: int):
+        self.messages: list[bytes] = []
+        self._controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(envelope.content)
+        return "250 Message accepted for delivery"
+
+    def mails_for(self, order_id: str) -> int:
+        return sum(f"X-Petstore-Order: {order_id}".encode() in message for message in self.messages)
+
+    def __enter__(self) -> "Inbox":
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._controller.stop()
 
 
 @pytest.mark.slow
