@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 
-from core.parsers import nesting_depth
+from core.parsers import too_deep
 
 
 class BoundedJSONField(forms.JSONField):
@@ -16,7 +16,7 @@ class BoundedJSONField(forms.JSONField):
     default_error_messages = {"too_deep": "This JSON is nested too deeply: at most %(depth)d levels."}
 
     def to_python(self, value):
-        if isinstance(value, str) and _too_deep(value):
+        if isinstance(value, str) and too_deep(value):
             raise ValidationError(
                 self.error_messages["too_deep"], code="too_deep", params={"depth": settings.JSON_MAX_DEPTH}
             )
@@ -24,10 +24,6 @@ class BoundedJSONField(forms.JSONField):
 
     def bound_data(self, data, initial):
         # The form shown again with its errors parses what was sent once more.
-        if isinstance(data, str) and _too_deep(data):
+        if isinstance(data, str) and too_deep(data):
             return InvalidJSONInput(data)
         return super().bound_data(data, initial)
-
-
-def _too_deep(text: str) -> bool:
-    return nesting_depth(text) > settings.JSON_MAX_DEPTH

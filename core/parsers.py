@@ -41,6 +41,12 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
+def too_deep(text: str) -> bool:
+    """Whether `text` nests deeper than JSON_MAX_DEPTH: the API's bound, checked before parsing, as
+    Python's decoder recurses once per level (a RecursionError, a 500, a few thousand levels down)."""
+    return nesting_depth(text) > settings.JSON_MAX_DEPTH
+
+
 class BoundedJSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -58,7 +64,7 @@ class BoundedJSONParser(parsers.JSONParser):
             text = codecs.decode(body, encoding)
         except (UnicodeError, LookupError) as error:
             raise exceptions.ParseError(f"The body is not valid {encoding}.") from error
-        if nesting_depth(text) > settings.JSON_MAX_DEPTH:
+        if too_deep(text):
             raise exceptions.ParseError(f"JSON nested deeper than {settings.JSON_MAX_DEPTH} levels.")
         parse_constant = strict_constant if self.strict else None
         try:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.utils.json import strict_constant
 
-from core.parsers import nesting_depth
+from core.parsers import too_deep
 
 ENDPOINT_FIELDS = ("url", "description", "events", "ordering", "rate_limit", "filter")
 # The filter textarea is read as JSON at most this long; the serializer bounds it further.
@@ -60,7 +60,7 @@ def parse_filter(text: str):
         return None
     if len(text) > MAX_FILTER_TEXT:
         raise FormError("filter", f"A filter is at most {MAX_FILTER_TEXT:,} characters of JSON.")
-    if nesting_depth(text) > settings.JSON_MAX_DEPTH:  # as the API's parser: no RecursionError
+    if too_deep(text):  # as the API's parser: no RecursionError
         raise FormError("filter", f"The filter's JSON is nested deeper than {settings.JSON_MAX_DEPTH} levels.")
     try:
         return json.loads(text, parse_constant=strict_constant)
