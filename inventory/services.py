@@ -135,7 +135,8 @@ def reserve(*, quantities: Mapping[uuid.UUID, int]) -> None:
 def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:
     """The reserved units are sold: they leave the reservation for good (inside a transaction).
     The orderable stock does not change (it did when the order was placed), so there is no event;
-    one UPDATE per pet, which locks its row until commit: call this last in the transaction."""
+    one UPDATE per pet, which locks its row until commit: call this last in the transaction (or
+    with its COMMIT: it reads nothing back, see `core.transactions.atomic_ending_with`)."""
     for pet_id in sorted(quantities):
         Pet.objects.filter(id=pet_id).update(reserved=F("reserved") - quantities[pet_id])
 

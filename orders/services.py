@@ -25,6 +25,7 @@ from core import log_context
 from core.errors import DomainError, TryAgainLater
 from core.pruning import delete_in_batches
 from core.serializers import representer
+from core.transactions import atomic_ending_with
 from events.models import Event
 from events.outbox.recording import record, recording_together
 from inventory import services as inventory
@@ -230,13 +231,13 @@ def charge_payment(*, order_id: uuid.UUID) -> Order:
     locked while the gateway answers, so a concurrent cancel waits and sees the outcome; the
     gateway's idempotency key keeps a repeated attempt from charging twice.
 
-    The stock is sold last, as the transaction ends, after the events were written (`_sold_last`):
-    the pets' rows, which every buyer of a popular pet needs, stay locked for that one UPDATE and
-    the commit. The events' consumers (the webhook fan-out) run once it has committed
+    The stock is sold last, after the events were written, by statements sent with the COMMIT
+    (`_sold_as_it_commits`): the pets' rows, which every buyer of a popular pet needs, stay locked
+    for the server's time alone. The events' consumers (the webhook fan-out) run once it has committed
     (`dispatching_here()` in the task), with no row of the order or its pets locked. The order is
     read with its items' pets, which the confirmation's mail names.
     """
-    with transaction.atomic(), _sold_last() as sell, recording_together():
+    with _sold_as_it_commits() as sell, recording_together():
         order = _locked(order_id, with_related=(_ITEMS_WITH_PETS,))
         if order.status != OrderStatus.PLACED or order.payment_status != PaymentStatus.PENDING:
             return order
@@ -310,20 +311,23 @@ def _complete_unchanged(order: Order) -> None:
 
 
 @contextmanager
-def _sold_last() -> Iterator[Callable[[Order], None]]:
-    """Around `recording_together()` in a transaction (so that it ends after it): the orders given
-    to the callable are marked stock-committed at once (saved with them) and their reserved units
-    sold as the block ends, after the events were written. Nothing is sold if the block raises."""
+def _sold_as_it_commits() -> Iterator[Callable[[Order], None]]:
+    """A transaction in which the orders given to the callable are marked stock-committed at once
+    (saved with them), and their reserved units sold by its last statements, which go with its
+    COMMIT (`atomic_ending_with`). Nothing is sold if the block raises."""
     sold: list[Order] = []
 
     def sell(order: Order) -> None:
         order.stock_committed_at = timezone.now()
         sold.append(order)
 
-    yield sell
-    for order in sold:
-        inventory.commit(quantities=_quantities(order))
-        logger.info("stock committed")
+    def sell_for_good() -> None:
+        for order in sold:
+            inventory.commit(quantities=_quantities(order))
+            logger.info("stock committed")
+
+    with atomic_ending_with(sell_for_good):
+        yield sell
 
 
 def commit_stock(*, order_id: uuid.UUID) -> Order:

@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from psycopg import pq
 from rest_framework.test import APIClient
 
 from events.models import Event
@@ -252,3 +253,65 @@ def test_the_webhook_fan_out_never_runs_while_the_order_or_its_pet_is_locked(cus
         (["order.status_changed", "payment.succeeded"], True),
         (["order.completed"], True),
     ]
+
+
+def test_the_last_statements_of_a_transaction_go_with_its_commit_unwaited(pet):
+    from core.transactions import atomic_ending_with
+
+    status_after_the_last = []
+    committed = []
+
+    def last():
+        Pet.objects.filter(id=pet.id).update(reserved=7)
+        status_after_the_last.append(connection.connection.pgconn.transaction_status)
+
+    with atomic_ending_with(last):
+        Pet.objects.filter(id=pet.id).update(stock=3)
+        transaction.on_commit(lambda: committed.append(True))
+
+    # ACTIVE: the UPDATE was sent and its answer not waited for (INTRANS had it been).
+    assert status_after_the_last == [pq.TransactionStatus.ACTIVE]
+    assert committed == [True]
+    assert pq.PipelineStatus(connection.connection.pgconn.pipeline_status).name == "OFF"
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (3, 7)
+
+
+def test_a_last_statement_that_fails_undoes_the_whole_transaction(pet):
+    from django.db import IntegrityError
+
+    from core.transactions import atomic_ending_with
+
+    ran = []
+    with pytest.raises(IntegrityError), atomic_ending_with(lambda: Pet.objects.filter(id=pet.id).update(reserved=-1)):
+        Pet.objects.filter(id=pet.id).update(stock=3)
+        transaction.on_commit(lambda: ran.append("on commit"))
+
+    with pytest.raises(ZeroDivisionError), atomic_ending_with(lambda: ran.append("last")):
+        Pet.objects.filter(id=pet.id).update(stock=4)
+        1 / 0  # noqa: B018 - the block fails: its last statements never run
+
+    assert ran == []
+    pet.refresh_from_db()  # and the connection serves on
+    assert (pet.stock, pet.reserved) == (5, 0)
+
+
+def test_a_payment_sells_the_stock_in_statements_sent_with_its_commit(customer, pet):
+    from inventory import services as inventory
+    from orders import services
+
+    order_id = placed_for_this_test_alone(customer, pet)
+    commit = inventory.commit
+    pipelined = []
+
+    def observed(**kwargs):
+        pipelined.append(pq.PipelineStatus(connection.connection.pgconn.pipeline_status).name)
+        return commit(**kwargs)
+
+    with mock.patch.object(inventory, "commit", observed):
+        services.charge_payment(order_id=order_id)
+
+    assert pipelined == ["ON"]
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (4, 0)
+    assert Order.objects.get(id=order_id).stock_committed_at is not None
