@@ -157,12 +157,17 @@ def test_while_the_bus_is_down_orders_get_201_promptly_and_the_relay_publishes_e
     event_bus.proxy.cut()
     try:
         order_ids = []
-        for _ in range(4):
-            started = time.monotonic()
-            response = customer.client.post("/v1/orders", order_body(pet), format="json")
-            assert response.status_code == 201
-            assert time.monotonic() - started < 1.0
-            order_ids.append(response.json()["id"])
+        # The request never publishes (publishes counted in this process, the one the test client's
+        # requests run in); the bound on its time is the loaded test machine's, far above a
+        # request's own, and says only that nothing waited.
+        with mock.patch.object(bus, "publish_batch", wraps=bus.publish_batch) as publishing:
+            for _ in range(4):
+                started = time.monotonic()
+                response = customer.client.post("/v1/orders", order_body(pet), format="json")
+                assert response.status_code == 201
+                assert time.monotonic() - started < 3.0
+                order_ids.append(response.json()["id"])
+        assert publishing.call_count == 0
         eventually(lambda: all(completed(order_id) for order_id in order_ids), message="the orders to complete")
         assert event_bus.received(queue) == []
         expected = {event_id for order_id in order_ids for event_id in order_events(order_id)}
