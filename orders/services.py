@@ -27,7 +27,7 @@ from core.pruning import delete_in_batches
 from core.serializers import representer
 from core.transactions import atomic_ending_with
 from events.models import Event
-from events.outbox.recording import record, recording_together
+from events.outbox.recording import record, recording_together, recording_with_the_commit
 from inventory import services as inventory
 from orders import handoff
 from orders.emails import build_order_email
@@ -106,9 +106,9 @@ def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency
     if idempotency_key and (replay := _replay(user=user, key=idempotency_key, fingerprint=fingerprint)):
         return replay
     try:
-        # The order's event and the pets' stock events are written together as the block ends,
-        # right after the stock is reserved, which locks the pets' rows until the commit.
-        with transaction.atomic(), recording_together():
+        # The order's event and the pets' stock events are written together by the statement sent
+        # with the COMMIT, right after the stock is reserved, which locks the pets' rows until then.
+        with recording_with_the_commit():
             order = _create_order(user=user, items=items, payment=payment)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint, order=order)

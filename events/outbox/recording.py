@@ -62,6 +62,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from core import tracing
+from core.transactions import atomic_ending_with, sent_with_the_commit
 from events.bus import rabbitmq as bus
 from events.models import Event, SubjectSequence, default_relay_at
 from events.outbox import handoff, wakeup
@@ -135,6 +136,26 @@ def recording_together() -> Iterator[None]:
         _batch.reset(token)
     if events:
         _record(events)
+
+
+@contextmanager
+def recording_with_the_commit() -> Iterator[None]:
+    """A transaction whose events are recorded together (`recording_together()`) and written by
+    its last statement, sent with its COMMIT (`core.transactions.atomic_ending_with`): rows its
+    block locked last (a popular pet's, by its reservation) are held for the server's time alone
+    once the events are built, not for another round trip. The events' `sequence` and `txid` are
+    read back once it has committed."""
+    token = _batch.set(events := [])
+
+    def write() -> None:
+        if events:
+            _record(events)
+
+    try:
+        with atomic_ending_with(write):
+            yield
+    finally:
+        _batch.reset(token)
 
 
 def _record(events: list[Event]) -> None:
@@ -215,13 +236,21 @@ def _number_and_insert(events: list[Event]) -> None:
         left[event.subject] -= 1
         values = [field.get_db_prep_save(field.pre_save(event, add=True), connection) for field in _WRITTEN]
         params += [*values, event.subject, left[event.subject]]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH numbers AS ({bump})"
-            f" INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(events))} RETURNING sequence, txid",
-            params,
-        )
-        numbered = cursor.fetchall()
-    for event, (sequence, txid) in zip(events, numbered, strict=True):
-        event.sequence, event.txid = sequence, txid
-        event._state.adding, event._state.db = False, connection.alias
+    cursor = connection.cursor()
+    cursor.execute(
+        f"WITH numbers AS ({bump})"
+        f" INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(events))} RETURNING sequence, txid",
+        params,
+    )
+
+    def read_back() -> None:
+        with cursor:
+            numbered = cursor.fetchall()
+        for event, (sequence, txid) in zip(events, numbered, strict=True):
+            event.sequence, event.txid = sequence, txid
+            event._state.adding, event._state.db = False, connection.alias
+
+    if sent_with_the_commit():  # it has not answered yet: reading it now would wait for it
+        transaction.on_commit(read_back)
+    else:
+        read_back()

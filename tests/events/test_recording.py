@@ -39,3 +39,42 @@ def test_a_batch_numbers_each_subject_on_from_its_last_event_in_the_order_record
         (event.sequence, event.txid) for event in recorded
     ]
     assert len({event.txid for event in recorded}) == 1  # one transaction wrote them
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("inside_another", [False, True], ids=["alone", "inside another transaction"])
+def test_events_written_with_the_commit_are_numbered_once_it_has_committed(inside_another):
+    from contextlib import nullcontext
+    from unittest import mock
+
+    from django.db import connection
+    from psycopg import pq
+
+    from events.outbox import recording
+
+    pet = create_pet(name="a", species="dog", price=Decimal(1), stock=1)  # its event 1
+    as_event_data = representer(PetSerializer)
+    write = recording._write
+    status_after_the_write = []
+
+    def observed(events):
+        write(events)
+        if connection.vendor == "postgresql":
+            status_after_the_write.append(pq.TransactionStatus(connection.connection.pgconn.transaction_status).name)
+
+    with mock.patch.object(recording, "_write", observed), transaction.atomic() if inside_another else nullcontext():
+        with recording.recording_with_the_commit():
+            recorded = [
+                record(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": as_event_data(pet)})
+                for _ in range(2)
+            ]
+        numbered_before_the_commit = [event.sequence for event in recorded]
+
+    if connection.vendor == "postgresql":
+        assert status_after_the_write == ["ACTIVE"]  # sent, and not waited for: it went with the COMMIT
+        assert numbered_before_the_commit == ([None, None] if inside_another else [2, 3])
+    stored = Event.objects.in_bulk([event.id for event in recorded])
+    assert [(event.sequence, event.txid) for event in recorded] == [
+        (stored[event.id].sequence, stored[event.id].txid) for event in recorded
+    ]
+    assert [event.sequence for event in recorded] == [2, 3]

@@ -315,3 +315,23 @@ def test_a_payment_sells_the_stock_in_statements_sent_with_its_commit(customer, 
     pet.refresh_from_db()
     assert (pet.stock, pet.reserved) == (4, 0)
     assert Order.objects.get(id=order_id).stock_committed_at is not None
+
+
+def test_an_order_is_written_with_its_events_in_the_statement_sent_with_its_commit(customer, pet):
+    from events.outbox import recording
+
+    write = recording._write
+    pipelined = []
+
+    def observed(events):
+        status = pq.PipelineStatus(connection.connection.pgconn.pipeline_status)
+        pipelined.append(([event.type for event in events], status.name))
+        return write(events)
+
+    with mock.patch.object(recording, "_write", observed):
+        response = customer.client.post("/v1/orders", order_body(pet), format="json")
+
+    assert response.status_code == 201
+    assert pipelined == [(["order.created", "inventory.updated"], "ON")]
+    created = Event.objects.get(subject=f"order/{response.json()['id']}")
+    assert (created.type, created.sequence, created.data["order"]) == ("order.created", 1, response.json())
