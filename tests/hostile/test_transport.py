@@ -43,17 +43,20 @@ def test_an_attempt_ends_at_the_timeout_however_the_receiver_trickles(hostile, t
 def test_an_attempt_due_first_is_ended_on_time_while_a_later_one_is_pending(hostile, settings):
     """The deadline watchdog is woken only by an attempt due before every other: one with a shorter
     timeout, begun while a longer one waits, still ends at its own deadline."""
-    settings.WEBHOOK_TIMEOUT = 30
-    pending = threading.Thread(target=post, args=(hostile(receivers.trickle_body),))
+    settings.WEBHOOK_TIMEOUT = 3
+    pending_response = []
+    pending = threading.Thread(target=lambda: pending_response.append(post(hostile(receivers.trickle_body))))
     pending.start()
-    time.sleep(0.5)  # its deadline is the watchdog's next
+    time.sleep(0.5)  # its deadline, 3 s from its start, is the watchdog's next
     settings.WEBHOOK_TIMEOUT = 1
     started = time.monotonic()
 
     response = post(hostile(receivers.trickle_body))
 
-    assert elapsed(started) < 1.5
+    assert elapsed(started) < 1.5  # at its own deadline, not at the pending one's, 2.5 s from now
     assert response.error == "timed out"
+    pending.join(timeout=5)
+    assert [answer.error for answer in pending_response] == ["timed out"]
 
 
 def test_a_timed_out_connection_is_not_used_again(hostile, timeout):
