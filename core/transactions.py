@@ -1,7 +1,8 @@
 """A transaction whose last statements travel with its COMMIT."""
 
+import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
 from django.db import connection, transaction
 from psycopg import pq
@@ -16,16 +17,46 @@ def atomic_ending_with(last: Callable[[], None]) -> Iterator[None]:
     the server's time alone, not for a round trip to this process and back and then its wait for
     a turn on a busy CPU. Nothing they return has come back while `last` runs: reading it would
     wait for it (`sent_with_the_commit()` says when to read it after the commit instead), and an
-    error in them surfaces at the COMMIT, which it undoes. The on-commit hooks run before the
-    pipeline ends: a statement of theirs runs in it too, answered when read. Elsewhere `last`
-    simply runs last.
+    error in them surfaces by the COMMIT at the latest, and undoes the whole transaction. The
+    pipeline ends as soon as the COMMIT has answered, before the on-commit hooks run. Inside another transaction, whose COMMIT is not
+    this block's, and on SQLite, `last` simply runs last.
     """
-    with ExitStack() as after_the_commit, transaction.atomic():
-        yield
-        if connection.vendor == "postgresql":
-            # Left as the commit ends (on commit hooks included), on the stack outside the atomic block.
-            after_the_commit.enter_context(connection.connection.pipeline())
-        last()
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+            last()
+        return
+    pipeline = _Pipeline()
+    try:
+        with transaction.atomic():
+            transaction.on_commit(pipeline.end)  # the first hook: the others run as after any commit
+            yield
+            pipeline.begin()
+            try:
+                last()
+            except BaseException:
+                pipeline.end()  # answered (or aborted) before the rollback, which then runs as usual
+                raise
+    except BaseException:
+        pipeline.end()  # the COMMIT failed: after the rollback
+        raise
+
+
+class _Pipeline:
+    """The connection's pipeline mode, begun once and ended once, whatever the order of the calls."""
+
+    def __init__(self):
+        self._open = None
+
+    def begin(self) -> None:
+        connection.ensure_connection()
+        self._open = connection.connection.pipeline()
+        self._open.__enter__()
+
+    def end(self) -> None:
+        if self._open is not None:
+            opened, self._open = self._open, None
+            opened.__exit__(*sys.exc_info())  # an error of its own is logged, not raised, during another
 
 
 def sent_with_the_commit() -> bool:

@@ -324,10 +324,11 @@ def _sold_as_it_commits() -> Iterator[Callable[[Order], None]]:
     def sell_for_good() -> None:
         for order in sold:
             inventory.commit(quantities=_quantities(order))
-            logger.info("stock committed")
 
     with atomic_ending_with(sell_for_good):
         yield sell
+    for _ in sold:
+        logger.info("stock committed")
 
 
 def commit_stock(*, order_id: uuid.UUID) -> Order:

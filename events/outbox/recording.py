@@ -129,11 +129,8 @@ def record(*, type: str, subject: str, data: dict, owner: User | None = None) ->
 def recording_together() -> Iterator[None]:
     """The events recorded inside this block (in one transaction) are written in one INSERT as
     it ends, and dispatched together."""
-    token = _batch.set(events := [])
-    try:
+    with _batched_into(events := []):
         yield
-    finally:
-        _batch.reset(token)
     if events:
         _record(events)
 
@@ -145,15 +142,22 @@ def recording_with_the_commit() -> Iterator[None]:
     block locked last (a popular pet's, by its reservation) are held for the server's time alone
     once the events are built, not for another round trip. The events' `sequence` and `txid` are
     read back once it has committed."""
-    token = _batch.set(events := [])
+    events = []
 
     def write() -> None:
         if events:
             _record(events)
 
+    with atomic_ending_with(write), _batched_into(events):  # the batch closes before the write
+        yield
+
+
+@contextmanager
+def _batched_into(events: list[Event]) -> Iterator[None]:
+    """`record()` inside the block appends to `events` instead of writing."""
+    token = _batch.set(events)
     try:
-        with atomic_ending_with(write):
-            yield
+        yield
     finally:
         _batch.reset(token)
 

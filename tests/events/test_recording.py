@@ -70,11 +70,28 @@ def test_events_written_with_the_commit_are_numbered_once_it_has_committed(insid
             ]
         numbered_before_the_commit = [event.sequence for event in recorded]
 
-    if connection.vendor == "postgresql":
-        assert status_after_the_write == ["ACTIVE"]  # sent, and not waited for: it went with the COMMIT
-        assert numbered_before_the_commit == ([None, None] if inside_another else [2, 3])
+    if connection.vendor == "postgresql":  # sent with the COMMIT, not waited for; inside another, as usual
+        assert status_after_the_write == (["INTRANS"] if inside_another else ["ACTIVE"])
+    assert numbered_before_the_commit == [2, 3]
     stored = Event.objects.in_bulk([event.id for event in recorded])
     assert [(event.sequence, event.txid) for event in recorded] == [
         (stored[event.id].sequence, stored[event.id].txid) for event in recorded
     ]
     assert [event.sequence for event in recorded] == [2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_recorded_after_the_commit_of_a_block_that_wrote_its_own_is_written_too():
+    from events.outbox.recording import recording_with_the_commit
+
+    pet = create_pet(name="a", species="dog", price=Decimal(1), stock=1)
+    as_event_data = representer(PetSerializer)
+
+    def later():
+        record(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": as_event_data(pet)})
+
+    with recording_with_the_commit():
+        record(type=InventoryEvent.UPDATED, subject=pet_subject(pet), data={"pet": as_event_data(pet)})
+        transaction.on_commit(later)  # e.g. a consumer told once the block has committed
+
+    assert list(Event.objects.filter(subject=pet_subject(pet)).values_list("sequence", flat=True)) == [1, 2, 3]

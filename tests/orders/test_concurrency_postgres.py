@@ -255,35 +255,68 @@ def test_the_webhook_fan_out_never_runs_while_the_order_or_its_pet_is_locked(cus
     ]
 
 
+def pipeline_status() -> str:
+    return pq.PipelineStatus(connection.connection.pgconn.pipeline_status).name
+
+
 def test_the_last_statements_of_a_transaction_go_with_its_commit_unwaited(pet):
     from core.transactions import atomic_ending_with
 
     status_after_the_last = []
-    committed = []
+    in_the_hooks = []
 
     def last():
         Pet.objects.filter(id=pet.id).update(reserved=7)
         status_after_the_last.append(connection.connection.pgconn.transaction_status)
 
+    def hook():  # runs as after any commit: its statement answered at once, outside the pipeline
+        in_the_hooks.append((pipeline_status(), Pet.objects.filter(id=pet.id).update(low_stock_threshold=1)))
+
     with atomic_ending_with(last):
         Pet.objects.filter(id=pet.id).update(stock=3)
-        transaction.on_commit(lambda: committed.append(True))
+        transaction.on_commit(hook)
 
     # ACTIVE: the UPDATE was sent and its answer not waited for (INTRANS had it been).
     assert status_after_the_last == [pq.TransactionStatus.ACTIVE]
-    assert committed == [True]
-    assert pq.PipelineStatus(connection.connection.pgconn.pipeline_status).name == "OFF"
+    assert in_the_hooks == [("OFF", 1)]
+    assert pipeline_status() == "OFF"
     pet.refresh_from_db()
-    assert (pet.stock, pet.reserved) == (3, 7)
+    assert (pet.stock, pet.reserved, pet.low_stock_threshold) == (3, 7, 1)
 
 
-def test_a_last_statement_that_fails_undoes_the_whole_transaction(pet):
+def test_inside_another_transaction_the_last_statements_run_as_any_other(pet):
+    from core.transactions import atomic_ending_with
+
+    seen = []
+    with transaction.atomic():
+        with atomic_ending_with(
+            lambda: seen.append((pipeline_status(), Pet.objects.filter(id=pet.id).update(stock=4)))
+        ):
+            Pet.objects.filter(id=pet.id).update(reserved=1)
+        Pet.objects.filter(id=pet.id).update(low_stock_threshold=1)
+
+    assert seen == [("OFF", 1)]  # its COMMIT is the outer block's: nothing to send it with
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved, pet.low_stock_threshold) == (4, 1, 1)
+
+
+@pytest.mark.parametrize("failing", ["the only", "the first of two"])
+def test_a_last_statement_that_fails_undoes_the_whole_transaction(pet, failing):
     from django.db import IntegrityError
 
     from core.transactions import atomic_ending_with
 
+    other = Pet.objects.create(name="Other", species="cat", price=1, stock=1)
+    raw = connection.connection
     ran = []
-    with pytest.raises(IntegrityError), atomic_ending_with(lambda: Pet.objects.filter(id=pet.id).update(reserved=-1)):
+
+    def last():
+        Pet.objects.filter(id=pet.id).update(reserved=-1)  # refused by its CHECK constraint
+        if failing == "the first of two":  # its error, back by then, is raised by the next statement
+            time.sleep(0.1)
+            Pet.objects.filter(id=other.id).update(stock=0)
+
+    with pytest.raises(IntegrityError), atomic_ending_with(last):
         Pet.objects.filter(id=pet.id).update(stock=3)
         transaction.on_commit(lambda: ran.append("on commit"))
 
@@ -292,8 +325,12 @@ def test_a_last_statement_that_fails_undoes_the_whole_transaction(pet):
         1 / 0  # noqa: B018 - the block fails: its last statements never run
 
     assert ran == []
-    pet.refresh_from_db()  # and the connection serves on
-    assert (pet.stock, pet.reserved) == (5, 0)
+    # The same connection serves on, in no pipeline and no transaction (not closed as broken).
+    assert connection.connection is raw
+    assert (pipeline_status(), raw.pgconn.transaction_status) == ("OFF", pq.TransactionStatus.IDLE)
+    pet.refresh_from_db()
+    other.refresh_from_db()
+    assert (pet.stock, pet.reserved, other.stock) == (5, 0, 1)
 
 
 def test_a_payment_sells_the_stock_in_statements_sent_with_its_commit(customer, pet):
@@ -305,7 +342,7 @@ def test_a_payment_sells_the_stock_in_statements_sent_with_its_commit(customer, 
     pipelined = []
 
     def observed(**kwargs):
-        pipelined.append(pq.PipelineStatus(connection.connection.pgconn.pipeline_status).name)
+        pipelined.append(pipeline_status())
         return commit(**kwargs)
 
     with mock.patch.object(inventory, "commit", observed):
