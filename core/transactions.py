@@ -18,8 +18,8 @@ def atomic_ending_with(last: Callable[[], None]) -> Iterator[None]:
     a turn on a busy CPU. Nothing they return has come back while `last` runs: reading it would
     wait for it (`sent_with_the_commit()` says when to read it after the commit instead), and an
     error in them surfaces by the COMMIT at the latest, and undoes the whole transaction. The
-    pipeline ends as soon as the COMMIT has answered, before the on-commit hooks run. Inside another transaction, whose COMMIT is not
-    this block's, and on SQLite, `last` simply runs last.
+    pipeline ends as soon as the COMMIT has answered, before the on-commit hooks run. Inside
+    another transaction, whose COMMIT is not this block's, and on SQLite, `last` simply runs last.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         with transaction.atomic():
