@@ -361,8 +361,7 @@ def test_an_order_is_written_with_its_events_in_the_statement_sent_with_its_comm
     pipelined = []
 
     def observed(events):
-        status = pq.PipelineStatus(connection.connection.pgconn.pipeline_status)
-        pipelined.append(([event.type for event in events], status.name))
+        pipelined.append(([event.type for event in events], pipeline_status()))
         return write(events)
 
     with mock.patch.object(recording, "_write", observed):
