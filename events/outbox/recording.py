@@ -28,6 +28,7 @@ in a consumer named below (`robust`: a failure is logged and the commit stands):
 | recording, either route    | open event streams told to look                     | `events.outbox.wakeup.notify`  |
 | recording, queued route    | the events queued by id, in one message             | `events.outbox.handoff`        |
 | recording, route "here"    | the events kept for this worker's dispatch          | `dispatching_here()`           |
+| recording with the COMMIT  | the events' numbers read back (sent unanswered)     | `_number_and_insert`           |
 | dispatch, either route     | counted (`petstore_events_published_total`), logged | `dispatch._dispatched`         |
 | dispatch, with a bus       | published to the event bus                          | `dispatch.publish_to_bus`      |
 | dispatch: orders' receiver | the steps that follow, taken by this worker         | `orders.tasks.take_steps`     |
