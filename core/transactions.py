@@ -1,6 +1,5 @@
 """A transaction whose last statements travel with its COMMIT."""
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,37 +25,16 @@ def atomic_ending_with(last: Callable[[], None]) -> Iterator[None]:
             yield
             last()
         return
-    pipeline = _Pipeline()
-    try:
-        with transaction.atomic():
-            transaction.on_commit(pipeline.end)  # the first hook: the others run as after any commit
-            yield
-            pipeline.begin()
-            try:
-                last()
-            except BaseException:
-                pipeline.end()  # answered (or aborted) before the rollback, which then runs as usual
-                raise
-    except BaseException:
-        pipeline.end()  # the COMMIT failed: after the rollback
-        raise
-
-
-class _Pipeline:
-    """The connection's pipeline mode, begun once and ended once, whatever the order of the calls."""
-
-    def __init__(self):
-        self._open = None
-
-    def begin(self) -> None:
-        connection.ensure_connection()
-        self._open = connection.connection.pipeline()
-        self._open.__enter__()
-
-    def end(self) -> None:
-        if self._open is not None:
-            opened, self._open = self._open, None
-            opened.__exit__(*sys.exc_info())  # an error of its own is logged, not raised, during another
+    with transaction.atomic():
+        yield
+        raw = connection.connection
+        # Leaving the pipeline sends a Sync and reads every answer, however many came back early:
+        # psycopg's own commit() can raise on the first of them and leave the rest for the rollback
+        # that follows, which then fails and gets the connection thrown away.
+        with connection.wrap_database_errors, raw.pipeline():
+            last()
+            raw.execute("COMMIT", prepare=False)
+    # Django's commit now finds the transaction over, and runs the on-commit hooks.
 
 
 def sent_with_the_commit() -> bool:

@@ -333,6 +333,29 @@ def test_a_last_statement_that_fails_undoes_the_whole_transaction(pet, failing):
     assert (pet.stock, pet.reserved, other.stock) == (5, 0, 1)
 
 
+def test_a_last_statements_error_back_before_the_commit_costs_neither_the_connection_nor_its_pipeline(pet):
+    """Its answer may be read with the COMMIT's or ahead of it, as the bytes arrive: with psycopg's
+    own commit() the second way left the COMMIT's answer for the rollback, which failed on it and got
+    the connection thrown away (most of twenty tries)."""
+    from django.db import IntegrityError
+
+    from core.transactions import atomic_ending_with
+
+    raw = connection.connection
+
+    def last():
+        Pet.objects.filter(id=pet.id).update(reserved=-1)  # refused by its CHECK constraint
+        time.sleep(0.01)  # its error is on its way back as the COMMIT is sent
+
+    for _ in range(20):
+        with pytest.raises(IntegrityError), atomic_ending_with(last):
+            Pet.objects.filter(id=pet.id).update(stock=3)
+        assert connection.connection is raw
+        assert (pipeline_status(), raw.pgconn.transaction_status) == ("OFF", pq.TransactionStatus.IDLE)
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (5, 0)
+
+
 def test_a_payment_sells_the_stock_in_statements_sent_with_its_commit(customer, pet):
     from inventory import services as inventory
     from orders import services
