@@ -1,43 +1,82 @@
 """A transaction whose last statements travel with its COMMIT."""
 
-from collections.abc import Callable, Iterator
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
+import psycopg
 from django.db import connection, transaction
-from psycopg import pq
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    params: Sequence
+    read: Callable[[list[tuple]], None] | None
+
+
+# Inside `atomic_ending_with`'s `last`, where the COMMIT can take statements with it: those queued.
+_with_the_commit: contextvars.ContextVar[list[_Statement] | None] = contextvars.ContextVar(
+    "with_the_commit", default=None
+)
 
 
 @contextmanager
 def atomic_ending_with(last: Callable[[], None]) -> Iterator[None]:
     """`transaction.atomic()`, with `last` run once its block has succeeded, as it commits.
 
-    On PostgreSQL the statements `last` runs and the COMMIT go in one round trip (psycopg's
-    pipeline mode): a row they lock, one that every transaction of a flash sale needs, is held for
-    the server's time alone, not for a round trip to this process and back and then its wait for
-    a turn on a busy CPU. Nothing they return has come back while `last` runs: reading it would
-    wait for it (`sent_with_the_commit()` says when to read it after the commit instead), and an
-    error in them surfaces by the COMMIT at the latest, and undoes the whole transaction. The
-    pipeline ends as soon as the COMMIT has answered, before the on-commit hooks run. Inside
-    another transaction, whose COMMIT is not this block's, and on SQLite, `last` simply runs last.
+    The statements `last` hands to `send_with_the_commit()` and the COMMIT go to PostgreSQL in one
+    message, one simple query of several statements: a row they lock, one that every transaction
+    of a flash sale needs, is held for the server's time alone, not for a round trip to this
+    process and back, its wait for a turn on a busy CPU and the GIL, and the next statement. The
+    first that fails stops the rest, the COMMIT with them, and the whole transaction is rolled
+    back as after any error. Inside another transaction, whose COMMIT is not this block's, on
+    SQLite, and with server-side binding (whose statements go one by one), they simply run last.
     """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        with transaction.atomic():
-            yield
-            last()
-        return
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
         yield
-        raw = connection.connection
-        # Leaving the pipeline sends a Sync and reads every answer, however many came back early:
-        # psycopg's own commit() can raise on the first of them and leave the rest for the rollback
-        # that follows, which then fails and gets the connection thrown away.
-        with connection.wrap_database_errors, raw.pipeline():
+        if not (outermost and _client_side_binding()):
             last()
-            raw.execute("COMMIT", prepare=False)
-    # Django's commit now finds the transaction over, and runs the on-commit hooks.
+            return
+        token = _with_the_commit.set(queued := [])
+        try:
+            last()
+        finally:
+            _with_the_commit.reset(token)
+        if queued:
+            _send_with_commit(queued)
+    # Django's commit then finds the transaction over, and runs the on-commit hooks.
 
 
-def sent_with_the_commit() -> bool:
-    """Whether a statement run now goes with the COMMIT (in `atomic_ending_with`'s `last`): what it
-    returns can be read only once the transaction has committed."""
-    return connection.vendor == "postgresql" and connection.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF
+def send_with_the_commit(sql: str, params: Sequence = (), *, read: Callable[[list[tuple]], None] | None = None):
+    """Run a statement (raw SQL with `%s` parameters) with the COMMIT, inside `atomic_ending_with`'s
+    `last`, or at once anywhere else; `read`, if given, gets the rows it returned once it has run
+    (with the COMMIT: once that has succeeded, before the on-commit hooks)."""
+    queued = _with_the_commit.get()
+    if queued is not None:
+        queued.append(_Statement(sql, params, read))
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if read is not None:
+            read(cursor.fetchall())
+
+
+def _client_side_binding() -> bool:
+    """Whether a query with parameters can hold several statements (psycopg's client-side binding,
+    Django's default on PostgreSQL, sends it as one simple query)."""
+    return connection.vendor == "postgresql" and issubclass(connection.connection.cursor_factory, psycopg.ClientCursor)
+
+
+def _send_with_commit(statements: list[_Statement]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "; ".join([*(statement.sql for statement in statements), "COMMIT"]),
+            [param for statement in statements for param in statement.params],
+        )
+        for statement in statements:
+            if statement.read is not None:
+                statement.read(cursor.fetchall())
+            cursor.nextset()

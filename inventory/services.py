@@ -10,6 +10,7 @@ from django.db.models import F, ProtectedError
 
 from core.errors import DomainError
 from core.serializers import representer
+from core.transactions import send_with_the_commit
 from events.outbox.recording import record
 from inventory.events import InventoryEvent, pet_subject
 from inventory.models import MAX_STOCK, Pet
@@ -135,10 +136,13 @@ def reserve(*, quantities: Mapping[uuid.UUID, int]) -> None:
 def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:
     """The reserved units are sold: they leave the reservation for good (inside a transaction).
     The orderable stock does not change (it did when the order was placed), so there is no event;
-    one UPDATE per pet, which locks its row until commit: call this last in the transaction (or
-    with its COMMIT: it reads nothing back, see `core.transactions.atomic_ending_with`)."""
+    one UPDATE per pet, which locks its row until commit: call this last in the transaction; in
+    `core.transactions.atomic_ending_with`'s last statements it goes with the COMMIT."""
     for pet_id in sorted(quantities):
-        Pet.objects.filter(id=pet_id).update(reserved=F("reserved") - quantities[pet_id])
+        send_with_the_commit(
+            f"UPDATE {Pet._meta.db_table} SET reserved = reserved - %s WHERE id = %s",
+            [quantities[pet_id], Pet._meta.pk.get_db_prep_value(pet_id, connection)],
+        )
 
 
 def release(*, quantities: Mapping[uuid.UUID, int], committed: bool) -> None:

@@ -28,7 +28,7 @@ in a consumer named below (`robust`: a failure is logged and the commit stands):
 | recording, either route    | open event streams told to look                     | `events.outbox.wakeup.notify`  |
 | recording, queued route    | the events queued by id, in one message             | `events.outbox.handoff`        |
 | recording, route "here"    | the events kept for this worker's dispatch          | `dispatching_here()`           |
-| recording with the COMMIT  | the events' numbers read back (sent unanswered)     | `_number_and_insert`           |
+| recording with the COMMIT  | the events' numbers read from the COMMIT's answer   | `_number_and_insert`           |
 | dispatch, either route     | counted (`petstore_events_published_total`), logged | `dispatch._dispatched`         |
 | dispatch, with a bus       | published to the event bus                          | `dispatch.publish_to_bus`      |
 | dispatch: orders' receiver | the steps that follow, taken by this worker         | `orders.tasks.take_steps`     |
@@ -63,7 +63,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from core import tracing
-from core.transactions import atomic_ending_with, sent_with_the_commit
+from core.transactions import atomic_ending_with, send_with_the_commit
 from events.bus import rabbitmq as bus
 from events.models import Event, SubjectSequence, default_relay_at
 from events.outbox import handoff, wakeup
@@ -139,10 +139,10 @@ def recording_together() -> Iterator[None]:
 @contextmanager
 def recording_with_the_commit() -> Iterator[None]:
     """A transaction whose events are recorded together (`recording_together()`) and written by
-    its last statement, sent with its COMMIT (`core.transactions.atomic_ending_with`): rows its
-    block locked last (a popular pet's, by its reservation) are held for the server's time alone
-    once the events are built, not for another round trip. The events' `sequence` and `txid` are
-    read back once it has committed."""
+    its last statement, sent with its COMMIT in one message (`core.transactions.atomic_ending_with`):
+    rows its block locked last (a popular pet's, by its reservation) are held for the server's
+    time alone once the events are built, not for another round trip. The events' `sequence` and
+    `txid` are read from the answer, once it has committed."""
     events = []
 
     def write() -> None:
@@ -241,21 +241,15 @@ def _number_and_insert(events: list[Event]) -> None:
         left[event.subject] -= 1
         values = [field.get_db_prep_save(field.pre_save(event, add=True), connection) for field in _WRITTEN]
         params += [*values, event.subject, left[event.subject]]
-    cursor = connection.cursor()
-    cursor.execute(
-        f"WITH numbers AS ({bump})"
-        f" INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(events))} RETURNING sequence, txid",
-        params,
-    )
 
-    def read_back() -> None:
-        with cursor:
-            numbered = cursor.fetchall()
+    def read_back(numbered: list[tuple]) -> None:
         for event, (sequence, txid) in zip(events, numbered, strict=True):
             event.sequence, event.txid = sequence, txid
             event._state.adding, event._state.db = False, connection.alias
 
-    if sent_with_the_commit():  # it has not answered yet: reading it now would wait for it
-        transaction.on_commit(read_back)
-    else:
-        read_back()
+    send_with_the_commit(  # at once, or with the COMMIT (`recording_with_the_commit`)
+        f"WITH numbers AS ({bump})"
+        f" INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(events))} RETURNING sequence, txid",
+        params,
+        read=read_back,
+    )

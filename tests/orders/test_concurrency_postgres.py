@@ -3,6 +3,7 @@
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from unittest import mock
@@ -255,47 +256,71 @@ def test_the_webhook_fan_out_never_runs_while_the_order_or_its_pet_is_locked(cus
     ]
 
 
-def pipeline_status() -> str:
-    return pq.PipelineStatus(connection.connection.pgconn.pipeline_status).name
+@contextmanager
+def queries_sent():
+    """The SQL of every query this connection sends inside the block, as sent."""
+    sent = []
+
+    def capture(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        yield sent
 
 
-def test_the_last_statements_of_a_transaction_go_with_its_commit_unwaited(pet):
-    from core.transactions import atomic_ending_with
+def sent_with_a_commit(sent: list[str]) -> list[str]:
+    return [sql for sql in sent if sql.endswith("; COMMIT")]
 
-    status_after_the_last = []
+
+def test_the_last_statements_of_a_transaction_go_in_one_message_with_its_commit(pet):
+    from core.transactions import atomic_ending_with, send_with_the_commit
+
+    read = []
     in_the_hooks = []
 
     def last():
-        Pet.objects.filter(id=pet.id).update(reserved=7)
-        status_after_the_last.append(connection.connection.pgconn.transaction_status)
+        send_with_the_commit(
+            f"UPDATE {Pet._meta.db_table} SET reserved = 7 WHERE id = %s RETURNING reserved",
+            [pet.id.hex],
+            read=read.append,
+        )
+        send_with_the_commit(f"UPDATE {Pet._meta.db_table} SET low_stock_threshold = 0 WHERE id = %s", [pet.id.hex])
+        read.append("not yet: queued")
 
-    def hook():  # runs as after any commit: its statement answered at once, outside the pipeline
-        in_the_hooks.append((pipeline_status(), Pet.objects.filter(id=pet.id).update(low_stock_threshold=1)))
+    def hook():  # runs as after any commit, its statement answered at once
+        in_the_hooks.append((list(read), Pet.objects.filter(id=pet.id).update(low_stock_threshold=1)))
 
-    with atomic_ending_with(last):
+    with queries_sent() as sent, atomic_ending_with(last):
         Pet.objects.filter(id=pet.id).update(stock=3)
         transaction.on_commit(hook)
 
-    # ACTIVE: the UPDATE was sent and its answer not waited for (INTRANS had it been).
-    assert status_after_the_last == [pq.TransactionStatus.ACTIVE]
-    assert in_the_hooks == [("OFF", 1)]
-    assert pipeline_status() == "OFF"
+    assert len(sent) == 3  # the block's UPDATE; the last two with the COMMIT, one query; the hook's
+    assert sent_with_a_commit(sent) == [sent[1]] and sent[1].count("UPDATE") == 2
+    assert in_the_hooks == [(["not yet: queued", [(7,)]], 1)]  # read before the hooks ran
+    assert connection.connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
     pet.refresh_from_db()
     assert (pet.stock, pet.reserved, pet.low_stock_threshold) == (3, 7, 1)
 
 
 def test_inside_another_transaction_the_last_statements_run_as_any_other(pet):
-    from core.transactions import atomic_ending_with
+    from core.transactions import atomic_ending_with, send_with_the_commit
 
-    seen = []
-    with transaction.atomic():
+    read = []
+    with queries_sent() as sent, transaction.atomic():
         with atomic_ending_with(
-            lambda: seen.append((pipeline_status(), Pet.objects.filter(id=pet.id).update(stock=4)))
+            lambda: send_with_the_commit(
+                f"UPDATE {Pet._meta.db_table} SET stock = 4 WHERE id = %s RETURNING stock",
+                [pet.id.hex],
+                read=read.append,
+            )
         ):
             Pet.objects.filter(id=pet.id).update(reserved=1)
+            assert read == []
+        assert read == [[(4,)]]  # at once: its COMMIT is the outer block's, nothing to send it with
         Pet.objects.filter(id=pet.id).update(low_stock_threshold=1)
 
-    assert seen == [("OFF", 1)]  # its COMMIT is the outer block's: nothing to send it with
+    assert sent_with_a_commit(sent) == []
     pet.refresh_from_db()
     assert (pet.stock, pet.reserved, pet.low_stock_threshold) == (4, 1, 1)
 
@@ -304,93 +329,63 @@ def test_inside_another_transaction_the_last_statements_run_as_any_other(pet):
 def test_a_last_statement_that_fails_undoes_the_whole_transaction(pet, failing):
     from django.db import IntegrityError
 
-    from core.transactions import atomic_ending_with
+    from core.transactions import atomic_ending_with, send_with_the_commit
 
     other = Pet.objects.create(name="Other", species="cat", price=1, stock=1)
     raw = connection.connection
     ran = []
 
     def last():
-        Pet.objects.filter(id=pet.id).update(reserved=-1)  # refused by its CHECK constraint
-        if failing == "the first of two":  # its error, back by then, is raised by the next statement
-            time.sleep(0.1)
-            Pet.objects.filter(id=other.id).update(stock=0)
+        # refused by its CHECK constraint
+        send_with_the_commit(f"UPDATE {Pet._meta.db_table} SET reserved = -1 WHERE id = %s", [pet.id.hex])
+        if failing == "the first of two":  # never runs
+            send_with_the_commit(
+                f"UPDATE {Pet._meta.db_table} SET stock = 0 WHERE id = %s RETURNING stock",
+                [other.id.hex],
+                read=ran.append,
+            )
 
-    with pytest.raises(IntegrityError), atomic_ending_with(last):
-        Pet.objects.filter(id=pet.id).update(stock=3)
-        transaction.on_commit(lambda: ran.append("on commit"))
+    for _ in range(3):  # the connection serves on, each time
+        with pytest.raises(IntegrityError), atomic_ending_with(last):
+            Pet.objects.filter(id=pet.id).update(stock=3)
+            transaction.on_commit(lambda: ran.append("on commit"))
 
     with pytest.raises(ZeroDivisionError), atomic_ending_with(lambda: ran.append("last")):
         Pet.objects.filter(id=pet.id).update(stock=4)
         1 / 0  # noqa: B018 - the block fails: its last statements never run
 
     assert ran == []
-    # The same connection serves on, in no pipeline and no transaction (not closed as broken).
+    # The same connection serves on, in no transaction (not closed as broken).
     assert connection.connection is raw
-    assert (pipeline_status(), raw.pgconn.transaction_status) == ("OFF", pq.TransactionStatus.IDLE)
+    assert raw.pgconn.transaction_status == pq.TransactionStatus.IDLE
     pet.refresh_from_db()
     other.refresh_from_db()
     assert (pet.stock, pet.reserved, other.stock) == (5, 0, 1)
 
 
-def test_a_last_statements_error_back_before_the_commit_costs_neither_the_connection_nor_its_pipeline(pet):
-    """Its answer may be read with the COMMIT's or ahead of it, as the bytes arrive: with psycopg's
-    own commit() the second way left the COMMIT's answer for the rollback, which failed on it and got
-    the connection thrown away (most of twenty tries)."""
-    from django.db import IntegrityError
-
-    from core.transactions import atomic_ending_with
-
-    raw = connection.connection
-
-    def last():
-        Pet.objects.filter(id=pet.id).update(reserved=-1)  # refused by its CHECK constraint
-        time.sleep(0.01)  # its error is on its way back as the COMMIT is sent
-
-    for _ in range(20):
-        with pytest.raises(IntegrityError), atomic_ending_with(last):
-            Pet.objects.filter(id=pet.id).update(stock=3)
-        assert connection.connection is raw
-        assert (pipeline_status(), raw.pgconn.transaction_status) == ("OFF", pq.TransactionStatus.IDLE)
-    pet.refresh_from_db()
-    assert (pet.stock, pet.reserved) == (5, 0)
-
-
 def test_a_payment_sells_the_stock_in_statements_sent_with_its_commit(customer, pet):
-    from inventory import services as inventory
     from orders import services
 
     order_id = placed_for_this_test_alone(customer, pet)
-    commit = inventory.commit
-    pipelined = []
 
-    def observed(**kwargs):
-        pipelined.append(pipeline_status())
-        return commit(**kwargs)
-
-    with mock.patch.object(inventory, "commit", observed):
+    with queries_sent() as sent:
         services.charge_payment(order_id=order_id)
 
-    assert pipelined == ["ON"]
+    (payment,) = (sql for sql in sent_with_a_commit(sent) if "SET reserved = reserved -" in sql)
+    assert payment.startswith(f"UPDATE {Pet._meta.db_table} SET reserved = reserved -")  # sent last
     pet.refresh_from_db()
     assert (pet.stock, pet.reserved) == (4, 0)
     assert Order.objects.get(id=order_id).stock_committed_at is not None
 
 
 def test_an_order_is_written_with_its_events_in_the_statement_sent_with_its_commit(customer, pet):
-    from events.outbox import recording
-
-    write = recording._write
-    pipelined = []
-
-    def observed(events):
-        pipelined.append(([event.type for event in events], pipeline_status()))
-        return write(events)
-
-    with mock.patch.object(recording, "_write", observed):
+    with queries_sent() as sent:
         response = customer.client.post("/v1/orders", order_body(pet), format="json")
 
     assert response.status_code == 201
-    assert pipelined == [(["order.created", "inventory.updated"], "ON")]
+    (written,) = sent_with_a_commit(sent)
+    assert written.startswith('WITH numbers AS (INSERT INTO "events_subjectsequence"')
+    assert sent.index(written) == len(sent) - 1  # the request's last query
     created = Event.objects.get(subject=f"order/{response.json()['id']}")
     assert (created.type, created.sequence, created.data["order"]) == ("order.created", 1, response.json())
+    assert Event.objects.filter(subject=f"pet/{pet.id}").latest("sequence").type == "inventory.updated"
