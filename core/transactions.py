@@ -64,6 +64,12 @@ def send_with_the_commit(sql: str, params: Sequence = (), *, read: Callable[[lis
             read(cursor.fetchall())
 
 
+def goes_with_the_commit() -> bool:
+    """Whether `send_with_the_commit()` queues its statement for the COMMIT now, rather than
+    running it at once (and reading what it returns at once)."""
+    return _with_the_commit.get() is not None
+
+
 def _client_side_binding() -> bool:
     """Whether a query with parameters can hold several statements (psycopg's client-side binding,
     Django's default on PostgreSQL, sends it as one simple query)."""

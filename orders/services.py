@@ -105,23 +105,26 @@ def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency
     fingerprint = _fingerprint(items=items, payment=payment)
     if idempotency_key and (replay := _replay(user=user, key=idempotency_key, fingerprint=fingerprint)):
         return replay
+    quantities = _quantities_of(items)
     try:
-        # The order's event and the pets' stock events are written together by the statement sent
-        # with the COMMIT, right after the stock is reserved, which locks the pets' rows until then.
-        with recording_with_the_commit():
+        # The stock is reserved last, with its events, and the order's event written after it, by
+        # statements sent with the COMMIT: the pets' rows are locked for the server's time alone.
+        with recording_with_the_commit(last=lambda: inventory.reserve(quantities=quantities)):
             order = _create_order(user=user, items=items, payment=payment)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint, order=order)
             event = record(
                 type=OrderEvent.CREATED, subject=order_subject(order), owner=user, data={"order": represent(order)}
             )
-            inventory.reserve(quantities=_quantities_of(items))
         log_context.bind(order_id=order.id)
         logger.info("order placed: %s %s", order.total, order.currency)
     except IntegrityError:
         # Another request with the same key committed first: answer as it did.
         if idempotency_key and (replay := _replay(user=user, key=idempotency_key, fingerprint=fingerprint)):
             return replay
+        # Or the reservation sent with the COMMIT found too little stock, or a pet gone.
+        if refused := inventory.refusal(quantities):
+            raise refused from None
         raise
     return PlacedOrder(order=order, representation=event.data["order"], replayed=False)
 

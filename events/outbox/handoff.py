@@ -20,12 +20,15 @@ DISPATCH_TASK = "events.dispatch_event"  # events.tasks.dispatch_event
 def queue_dispatch_after_commit(events: Sequence[Event]) -> None:
     """Queue the events' dispatch once the caller's transaction commits (at once outside one): one
     message for the events of one transaction (an order and its pets' stock), which one worker
-    reads back, fans out and marks dispatched together."""
-    first, *others = events
-    transaction.on_commit(
-        lambda: queue_dispatch(first.id, traceparent=first.traceparent, together=[event.id for event in others]),
-        robust=True,
-    )
+    reads back, fans out and marks dispatched together. `events` is read when it commits: the
+    caller may drop from it those that turned out not to be written (`record_with_its_change`)."""
+
+    def queue() -> None:
+        if events:
+            first, *others = events
+            queue_dispatch(first.id, traceparent=first.traceparent, together=[event.id for event in others])
+
+    transaction.on_commit(queue, robust=True)
 
 
 def queue_dispatch(event_id: uuid.UUID, *, traceparent: str = "", together: Sequence[uuid.UUID] = ()) -> None:

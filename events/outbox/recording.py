@@ -56,7 +56,7 @@ import contextvars
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from django.contrib.auth.models import User
@@ -72,7 +72,16 @@ from events.outbox.dispatch import dispatch
 logger = logging.getLogger(__name__)
 
 
-_batch: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar("outbox_batch", default=None)
+class _Batch(list):
+    """The events recorded inside a block, written together as it ends, but for those that their
+    change's own statement writes (`record_with_its_change`), named in `written_with_their_change`."""
+
+    def __init__(self, events: Iterable[Event] = ()):
+        super().__init__(events)
+        self.written_with_their_change: set[uuid.UUID] = set()
+
+
+_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("outbox_batch", default=None)
 # Inside `dispatching_here()`: the ids of the events committed so far, for the block's dispatch.
 _here: contextvars.ContextVar[list[uuid.UUID] | None] = contextvars.ContextVar("outbox_dispatching_here", default=None)
 # A block that commits more (a sweep cancelling a thousand unpaid orders) dispatches them as they
@@ -122,7 +131,7 @@ def record(*, type: str, subject: str, data: dict, owner: User | None = None) ->
     if (batch := _batch.get()) is not None:
         batch.append(event)
     else:
-        _record([event])
+        _record(_Batch([event]))
     return event
 
 
@@ -130,22 +139,25 @@ def record(*, type: str, subject: str, data: dict, owner: User | None = None) ->
 def recording_together() -> Iterator[None]:
     """The events recorded inside this block (in one transaction) are written in one INSERT as
     it ends, and dispatched together."""
-    with _batched_into(events := []):
+    with _batched_into(events := _Batch()):
         yield
     if events:
         _record(events)
 
 
 @contextmanager
-def recording_with_the_commit() -> Iterator[None]:
+def recording_with_the_commit(*, last: Callable[[], None] = lambda: None) -> Iterator[None]:
     """A transaction whose events are recorded together (`recording_together()`) and written by
-    its last statement, sent with its COMMIT in one message (`core.transactions.atomic_ending_with`):
-    rows its block locked last (a popular pet's, by its reservation) are held for the server's
-    time alone once the events are built, not for another round trip. The events' `sequence` and
-    `txid` are read from the answer, once it has committed."""
-    events = []
+    its last statements, sent with its COMMIT in one message (`core.transactions.atomic_ending_with`),
+    after `last`'s: the change that `last` makes with its events (`record_with_its_change`: a
+    popular pet's reservation) holds its rows for the server's time alone. The events' `sequence`
+    and `txid` (and the data of those built by their change) are read from the answer, once it
+    has committed."""
+    events = _Batch()
 
     def write() -> None:
+        with _batched_into(events):
+            last()
         if events:
             _record(events)
 
@@ -154,7 +166,7 @@ def recording_with_the_commit() -> Iterator[None]:
 
 
 @contextmanager
-def _batched_into(events: list[Event]) -> Iterator[None]:
+def _batched_into(events: _Batch) -> Iterator[None]:
     """`record()` inside the block appends to `events` instead of writing."""
     token = _batch.set(events)
     try:
@@ -163,24 +175,80 @@ def _batched_into(events: list[Event]) -> Iterator[None]:
         _batch.reset(token)
 
 
-def _record(events: list[Event]) -> None:
-    """Write the events in the caller's transaction, numbered, and once it commits dispatch them
-    here or queue them. Each event keeps the trace it was recorded in: whatever it causes, on
-    either route or through the relay, continues that trace."""
-    traceparent = tracing.current_traceparent()
+def record_with_its_change(
+    change: str, params: Sequence, *, subject: str, types: Sequence[str], data: str, written_if: Sequence[str]
+) -> None:
+    """Record events of one `subject` in the statement that makes their change, for what Python
+    cannot build before it runs (inside `recording_with_the_commit`'s `last`, so that it goes with
+    the COMMIT). `change` is a data-modifying statement returning one row (`UPDATE … RETURNING …`);
+    `data` builds an event's data from that row (named `change`) in SQL, and `written_if[i]` says
+    whether the event of `types[i]` is written at all. Those written are numbered on the subject's
+    counter and handed on with the transaction's other events. If `change` returns no row, the
+    statement fails, and the transaction with it."""
+    batch = _batch.get()
+    if batch is None:
+        raise RuntimeError("record_with_its_change() needs a batch: call it in recording_with_the_commit's last")
+    events = [Event(type=type, subject=subject, data={}) for type in types]
+    _prepare(events)
+    columns = [field for field in _WRITTEN if field.name != "data"]
+    names = ", ".join(connection.ops.quote_name(field.column) for field in columns)
+    values = f"({', '.join(f'CAST(%s AS {field.db_type(connection)})' for field in columns)})"
+    counters = connection.ops.quote_name(SubjectSequence._meta.db_table)
+    written = ", ".join(f"({position}, {condition})" for position, condition in enumerate(written_if))
+    sql = (
+        f"WITH change AS ({change}),"
+        " candidates AS (SELECT position, row_number() OVER (ORDER BY position) AS n"
+        f" FROM change, LATERAL (VALUES {written}) AS candidate (position, written) WHERE written),"
+        # No row changed: no count, and the NULL fails the statement.
+        f" numbers AS (INSERT INTO {counters} (subject, last) SELECT %s, NULLIF(count(*), 0) FROM candidates"
+        f" ON CONFLICT (subject) DO UPDATE SET last = {counters}.last + excluded.last RETURNING last)"
+        f" INSERT INTO {connection.ops.quote_name(Event._meta.db_table)} ({names}, data, sequence)"
+        f" SELECT {', '.join(f'event.{connection.ops.quote_name(field.column)}' for field in columns)}, {data},"
+        " numbers.last - (SELECT count(*) FROM candidates) + candidates.n"
+        f" FROM candidates JOIN (VALUES {', '.join(f'({position}, {values[1:]}' for position in range(len(events)))})"
+        f" AS event (position, {names}) USING (position), change, numbers"
+        " RETURNING id, sequence, txid, data"
+    )
+    params = [*params, subject]
     for event in events:
-        event.traceparent = event.traceparent or traceparent
-    transaction.on_commit(lambda: wakeup.notify(owner_ids={event.owner_id for event in events}), robust=True)
-    if bus.enabled():
-        publish_at = default_relay_at()
+        params += [field.get_db_prep_save(field.pre_save(event, add=True), connection) for field in columns]
+    batch.extend(events)
+    batch.written_with_their_change.update(event.id for event in events)
+
+    def read_back(written: list[tuple]) -> None:
+        numbered = {id: (sequence, txid, data) for id, sequence, txid, data in written}
         for event in events:
-            event.bus_publish_at = publish_at
-    _write(events)
+            if event.id in numbered:
+                event.sequence, event.txid, event.data = numbered[event.id]
+                event._state.adding, event._state.db = False, connection.alias
+            else:
+                batch.remove(event)  # not written: nothing to hand on
+
+    send_with_the_commit(sql, params, read=read_back)
+
+
+def _record(events: _Batch) -> None:
+    """Write the events in the caller's transaction, numbered (but for those their change's
+    statement writes), and once it commits dispatch them here or queue them: those that were
+    written, read as the commit's hooks run. Each event keeps the trace it was recorded in:
+    whatever it causes, on either route or through the relay, continues that trace."""
+    _prepare(events)
+    transaction.on_commit(lambda: wakeup.notify(owner_ids={event.owner_id for event in events}), robust=True)
+    if unwritten := [event for event in events if event.id not in events.written_with_their_change]:
+        _write(unwritten)
     if (committed := _here.get()) is not None:
-        event_ids = [event.id for event in events]
-        transaction.on_commit(lambda: _committed_here(committed, event_ids))
+        transaction.on_commit(lambda: _committed_here(committed, [event.id for event in events]))
     else:
         handoff.queue_dispatch_after_commit(events)
+
+
+def _prepare(events: Iterable[Event]) -> None:
+    """What an event takes from where it is recorded: its trace, and with a bus, its time to be published."""
+    traceparent = tracing.current_traceparent()
+    publish_at = default_relay_at() if bus.enabled() else None
+    for event in events:
+        event.traceparent = event.traceparent or traceparent
+        event.bus_publish_at = event.bus_publish_at or publish_at
 
 
 def _write(events: list[Event]) -> None:

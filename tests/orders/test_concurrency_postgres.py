@@ -378,14 +378,17 @@ def test_a_payment_sells_the_stock_in_statements_sent_with_its_commit(customer, 
     assert Order.objects.get(id=order_id).stock_committed_at is not None
 
 
-def test_an_order_is_written_with_its_events_in_the_statement_sent_with_its_commit(customer, pet):
+def test_an_order_reserves_its_stock_and_writes_its_events_in_one_message_with_its_commit(customer, pet):
     with queries_sent() as sent:
         response = customer.client.post("/v1/orders", order_body(pet), format="json")
 
     assert response.status_code == 201
     (written,) = sent_with_a_commit(sent)
-    assert written.startswith('WITH numbers AS (INSERT INTO "events_subjectsequence"')
     assert sent.index(written) == len(sent) - 1  # the request's last query
+    reservation, events, commit = written.split("; ")
+    assert commit == "COMMIT"
+    assert reservation.startswith(f"WITH change AS (UPDATE {Pet._meta.db_table} SET stock = stock - %s")
+    assert events.startswith('WITH numbers AS (INSERT INTO "events_subjectsequence"')
     created = Event.objects.get(subject=f"order/{response.json()['id']}")
     assert (created.type, created.sequence, created.data["order"]) == ("order.created", 1, response.json())
     assert Event.objects.filter(subject=f"pet/{pet.id}").latest("sequence").type == "inventory.updated"
