@@ -219,7 +219,8 @@ def record_with_its_change(
         numbered = {id: (sequence, txid, data) for id, sequence, txid, data in written}
         for event in events:
             if event.id in numbered:
-                event.sequence, event.txid, event.data = numbered[event.id]
+                event.sequence, event.txid, data = numbered[event.id]
+                event.data = _DATA.from_db_value(data, None, connection)  # as the ORM reads it
                 event._state.adding, event._state.db = False, connection.alias
             else:
                 batch.remove(event)  # not written: nothing to hand on
@@ -289,6 +290,7 @@ def _bump_counters(counts: Counter) -> tuple[str, list]:
     return sql, [value for subject in subjects for value in (subject, counts[subject])]
 
 
+_DATA = Event._meta.get_field("data")
 # Every column of an event but those the statement fills in: its number, and the writing transaction.
 _FILLED_IN = [Event._meta.get_field("sequence")]  # txid: the column's default
 _WRITTEN = [field for field in Event._meta.concrete_fields if field.name not in ("sequence", "txid")]

@@ -97,3 +97,24 @@ def test_a_reservation_that_changes_no_row_fails_its_transaction(pet):
 
     pet.refresh_from_db()
     assert pet.stock == 5  # rolled back: no order goes through without its stock
+
+
+def test_the_events_a_reservation_writes_are_read_back_as_the_orm_reads_them(pet):
+    from events.outbox import handoff
+    from events.outbox.recording import recording_with_the_commit
+    from inventory.services import reserve
+
+    handed_on = []
+    with (
+        mock.patch.object(handoff, "queue_dispatch_after_commit", handed_on.append),
+        recording_with_the_commit(last=lambda: reserve(quantities={pet.id: 3})),
+    ):
+        pass
+
+    (events,) = handed_on
+    pet.refresh_from_db()
+    stored = Event.objects.in_bulk([event.id for event in events])
+    assert [(event.type, event.sequence, event.data) for event in events] == [
+        (stored[event.id].type, stored[event.id].sequence, {"pet": _pet_data(pet)}) for event in events
+    ]
+    assert [event.type for event in events] == ["inventory.updated", "inventory.low_stock"]
