@@ -392,3 +392,16 @@ def test_an_order_reserves_its_stock_and_writes_its_events_in_one_message_with_i
     created = Event.objects.get(subject=f"order/{response.json()['id']}")
     assert (created.type, created.sequence, created.data["order"]) == ("order.created", 1, response.json())
     assert Event.objects.filter(subject=f"pet/{pet.id}").latest("sequence").type == "inventory.updated"
+
+
+def test_with_server_side_binding_an_order_runs_its_last_statements_one_by_one(customer, pet):
+    # Such a query cannot hold several statements: what would go with the COMMIT runs before it.
+    with mock.patch("core.transactions._client_side_binding", return_value=False), queries_sent() as sent:
+        response = customer.client.post("/v1/orders", order_body(pet), format="json")
+
+    assert response.status_code == 201
+    assert sent_with_a_commit(sent) == []
+    pet.refresh_from_db()
+    assert (pet.stock, pet.reserved) == (4, 1)
+    assert Event.objects.filter(subject=f"pet/{pet.id}").latest("sequence").type == "inventory.updated"
+    assert Event.objects.get(subject=f"order/{response.json()['id']}").type == "order.created"
