@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, ProtectedError
 
 from core.errors import DomainError
@@ -134,7 +134,7 @@ def reserve(*, quantities: Mapping[uuid.UUID, int]) -> None:
         )
         if not taken:
             pet = Pet.objects.get(id=pet_id)
-            raise OutOfStock(f"Only {pet.stock} of {pet.name} left; you asked for {quantity}.")
+            raise _too_little(pet, quantity)
         (pet,) = taken
         record_stock_change(pet)
         if pet.stock <= pet.low_stock_threshold:
@@ -164,16 +164,22 @@ def _reserve_with_its_events(pet_id: uuid.UUID, quantity: int) -> None:
     )
 
 
-def refusal(quantities: Mapping[uuid.UUID, int]) -> DomainError | None:
-    """Why a reservation sent with the COMMIT failed, read once the transaction has rolled back:
-    a pet that is gone, or too little stock (None if neither, now)."""
+def refusal(quantities: Mapping[uuid.UUID, int], error: IntegrityError) -> DomainError | None:
+    """Why a reservation sent with the COMMIT failed with `error`, read once the transaction has
+    rolled back: a pet that is gone, or too little stock; None if the error was not the pets'."""
     pets = Pet.objects.in_bulk(list(quantities))
     for pet_id in sorted(quantities):
         if pet_id not in pets:
             return UnknownPet(f"No pet with id {pet_id}.")
         if (pet := pets[pet_id]).stock < quantities[pet_id]:
-            return OutOfStock(f"Only {pet.stock} of {pet.name} left; you asked for {quantities[pet_id]}.")
+            return _too_little(pet, quantities[pet_id])
+    if getattr(getattr(error.__cause__, "diag", None), "table_name", None) == Pet._meta.db_table:
+        return OutOfStock("The stock changed as this order was placed; try again.")  # restocked since
     return None
+
+
+def _too_little(pet: Pet, quantity: int) -> OutOfStock:
+    return OutOfStock(f"Only {pet.stock} of {pet.name} left; you asked for {quantity}.")
 
 
 def commit(*, quantities: Mapping[uuid.UUID, int]) -> None:

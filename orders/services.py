@@ -118,12 +118,12 @@ def place_order(*, user: User, items: Sequence[dict], payment: dict, idempotency
             )
         log_context.bind(order_id=order.id)
         logger.info("order placed: %s %s", order.total, order.currency)
-    except IntegrityError:
+    except IntegrityError as error:
         # Another request with the same key committed first: answer as it did.
         if idempotency_key and (replay := _replay(user=user, key=idempotency_key, fingerprint=fingerprint)):
             return replay
         # Or the reservation sent with the COMMIT found too little stock, or a pet gone.
-        if refused := inventory.refusal(quantities):
+        if refused := inventory.refusal(quantities, error):
             raise refused from None
         raise
     return PlacedOrder(order=order, representation=event.data["order"], replayed=False)

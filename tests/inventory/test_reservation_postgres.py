@@ -6,6 +6,7 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 
 from events.models import Event
@@ -78,12 +79,29 @@ def test_too_little_stock_refuses_the_order_and_writes_nothing(customer, pet):
     assert customer.client.post("/v1/orders", order_body(pet, 5), format="json").status_code == 201
 
 
-def test_a_pet_gone_since_the_order_was_read_is_named(pet):
+def refused_by_the_database(sql: str, params: list):
+    from django.db import IntegrityError, transaction
+
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    except IntegrityError as error:
+        return error
+    raise AssertionError("not refused")
+
+
+def test_a_refusal_names_a_pet_gone_or_a_stock_that_changed_and_nothing_else(pet, customer):
+    stock_refused = refused_by_the_database(f"UPDATE {Pet._meta.db_table} SET stock = -1 WHERE id = %s", [pet.id.hex])
     gone = uuid.uuid4()
-    refused = refusal({pet.id: 1, gone: 1})
+
+    refused = refusal({pet.id: 1, gone: 1}, stock_refused)
     assert isinstance(refused, UnknownPet)
     assert str(gone) in str(refused)
-    assert refusal({pet.id: 5}) is None  # enough now: not a refusal of stock
+    # Enough stock now (restocked since): still the stock's refusal, not a 500.
+    assert refusal({pet.id: 5}, stock_refused).code == "out-of-stock"
+    User.objects.create_user(username="taken")
+    other = refused_by_the_database("UPDATE auth_user SET username = 'taken' WHERE id = %s", [customer.user.id])
+    assert refusal({pet.id: 5}, other) is None  # not the pets': the caller raises it
 
 
 def test_a_reservation_that_changes_no_row_fails_its_transaction(pet):
